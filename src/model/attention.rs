@@ -1,0 +1,142 @@
+//! Scaled dot-product attention and multi-head attention (paper §3.2).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+use super::mask::AttentionMask;
+
+/// The score given to a blocked (query, key) pair before the softmax. Finite, so that a row
+/// with every key blocked gives no `inf - inf = NaN`; low enough that `exp` of it, relative
+/// to any real score, is exactly 0 in `f32`.
+const BLOCKED_SCORE: f32 = -1.0e9;
+
+/// What [`scaled_dot_product_attention`] returns.
+#[derive(Clone, Debug)]
+pub struct AttentionOutput {
+    /// The attended values, `[batch, heads, queries, d_k]`.
+    pub context: Tensor<4>,
+    /// The attention weights `[batch, heads, queries, keys]`, before dropout: each row sums to
+    /// 1 over the keys it may see, and is all zeros when every key is blocked.
+    pub weights: Tensor<4>,
+}
+
+/// `Attention(Q, K, V) = softmax(Q·Kᵀ / √d_k) · V` (paper, eq. 1).
+///
+/// `query` is `[batch, heads, queries, d_k]`, `key` and `value` are `[batch, heads, keys, d_k]`.
+/// Blocked pairs get weight exactly 0. `dropout` is applied to the weights that multiply `V`
+/// (training only); the returned weights are the ones before dropout.
+pub fn scaled_dot_product_attention(
+    query: Tensor<4>,
+    key: Tensor<4>,
+    value: Tensor<4>,
+    mask: Option<&AttentionMask>,
+    dropout: &Dropout,
+) -> AttentionOutput {
+    let [.., d_k] = query.dims();
+    // Dividing by √d_k keeps the dot products' variance at 1 for unit-variance q and k,
+    // so the softmax does not saturate into vanishing gradients.
+    let scores = query
+        .matmul(key.swap_dims(2, 3))
+        .div_scalar((d_k as f64).sqrt());
+    let weights = match mask {
+        None => softmax(scores, 3),
+        Some(mask) => {
+            let blocked = mask.blocked();
+            let scores = scores.mask_fill(blocked.clone(), BLOCKED_SCORE);
+            // A row whose keys are all blocked came out uniform: it attends to nothing.
+            softmax(scores, 3).mask_fill(blocked, 0.0)
+        }
+    };
+    let context = dropout.forward(weights.clone()).matmul(value);
+    AttentionOutput { context, weights }
+}
+
+/// Configuration of [`MultiHeadAttention`].
+#[derive(Config, Debug)]
+pub struct MultiHeadAttentionConfig {
+    /// Width of the model's hidden states.
+    pub d_model: usize,
+    /// Number of heads `h`; each works in `d_k = d_model / h` dimensions.
+    pub n_heads: usize,
+    /// Dropout on the attention weights. Default: 0.1.
+    #[config(default = 0.1)]
+    pub dropout: f64,
+}
+
+/// `MultiHead(Q, K, V) = Concat(head_1, …, head_h)·W_O`, where
+/// `head_i = Attention(Q·W_Q_i, K·W_K_i, V·W_V_i)` (paper §3.2.2).
+///
+/// The `h` projections of each kind are computed as one `d_model × d_model` matrix whose
+/// output is split into `h` slices of `d_k`.
+#[derive(Module, Debug)]
+pub struct MultiHeadAttention {
+    /// `W_Q`, all heads side by side.
+    pub query: Linear,
+    /// `W_K`, all heads side by side.
+    pub key: Linear,
+    /// `W_V`, all heads side by side.
+    pub value: Linear,
+    /// `W_O`, mixing the concatenated heads.
+    pub output: Linear,
+    /// Dropout on the attention weights.
+    pub dropout: Dropout,
+    /// Number of heads.
+    pub n_heads: usize,
+}
+
+impl MultiHeadAttentionConfig {
+    /// Builds the layer with Xavier-uniform (Glorot) initialisation.
+    pub fn init(&self, device: &Device) -> MultiHeadAttention {
+        let projection = LinearConfig::new(self.d_model, self.d_model)
+            .with_initializer(Initializer::XavierUniform { gain: 1.0 });
+        MultiHeadAttention {
+            query: projection.init(device),
+            key: projection.init(device),
+            value: projection.init(device),
+            output: projection.init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            n_heads: self.n_heads,
+        }
+    }
+}
+
+impl MultiHeadAttention {
+    /// Attends from `query` `[batch, queries, d_model]` over `key` and `value`
+    /// `[batch, keys, d_model]`. Self-attention passes the same tensor three times;
+    /// encoder–decoder attention passes the decoder state as `query` and the encoder output
+    /// as `key` and `value`.
+    ///
+    /// Returns the context `[batch, queries, d_model]` (after `W_O`) and the weights of every
+    /// head `[batch, heads, queries, keys]`.
+    pub fn forward(
+        &self,
+        query: Tensor<3>,
+        key: Tensor<3>,
+        value: Tensor<3>,
+        mask: Option<&AttentionMask>,
+    ) -> (Tensor<3>, Tensor<4>) {
+        let [batch, queries, d_model] = query.dims();
+        let heads = scaled_dot_product_attention(
+            self.split_heads(self.query.forward(query)),
+            self.split_heads(self.key.forward(key)),
+            self.split_heads(self.value.forward(value)),
+            mask,
+            &self.dropout,
+        );
+        let concat = heads
+            .context
+            .swap_dims(1, 2)
+            .reshape([batch, queries, d_model]);
+        (self.output.forward(concat), heads.weights)
+    }
+
+    /// `[batch, len, d_model]` → `[batch, heads, len, d_k]`.
+    fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {
+        let [batch, len, d_model] = x.dims();
+        x.reshape([batch, len, self.n_heads, d_model / self.n_heads])
+            .swap_dims(1, 2)
+    }
+}

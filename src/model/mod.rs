@@ -1,0 +1,29 @@
+//! The Transformer of "Attention Is All You Need" (Vaswani et al., 2017), one idea per file:
+//!
+//! | idea | file |
+//! |---|---|
+//! | scaled dot-product and multi-head attention | [`attention`] |
+//! | padding and causal masks | [`mask`] |
+//! | token embeddings × √d_model | [`embedding`] |
+//! | sinusoidal positional encoding | [`positional_encoding`] |
+//! | position-wise feed-forward network | [`feed_forward`] |
+//! | residual connection + layer norm ("Add & Norm") | [`add_norm`] |
+//! | encoder layer and stack | [`encoder`] |
+//! | decoder layer and stack | [`decoder`] |
+//! | the whole encoder–decoder and its config | [`transformer`] |
+//!
+//! The code is backend-free: Burn picks the backend from the device the tensors live on.
+
+pub mod add_norm;
+pub mod attention;
+pub mod decoder;
+pub mod embedding;
+pub mod encoder;
+pub mod feed_forward;
+pub mod mask;
+pub mod positional_encoding;
+pub mod transformer;
+
+pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig, scaled_dot_product_attention};
+pub use mask::{AttentionMask, PaddingMasks};
+pub use transformer::{AttentionWeights, ConfigError, Transformer, TransformerConfig};

@@ -1,0 +1,63 @@
+//! Sinusoidal positional encoding (paper §3.5).
+//!
+//! Attention itself is blind to order: permuting the tokens permutes its output. The model
+//! learns order from a position signal added to each token embedding:
+//!
+//! `PE(t, 2i) = sin(t / 10000^(2i / d_model))`, `PE(t, 2i + 1) = cos(t / 10000^(2i / d_model))`.
+//!
+//! Each pair of columns is a sinusoid of its own wavelength, from 2π to 10000·2π, so that
+//! `PE(t + k)` is a linear function of `PE(t)` for any fixed offset `k`.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Adds `PE(t)` to the input at position `t`, then applies dropout (paper §5.4).
+#[derive(Module, Debug)]
+pub struct PositionalEncoding {
+    /// `PE`, `[max_len, d_model]`, computed once: a constant, not a learned parameter.
+    pub table: Tensor<2>,
+    /// Dropout on the sum of embedding and encoding.
+    pub dropout: Dropout,
+}
+
+impl PositionalEncoding {
+    /// Precomputes `PE` for positions `0..max_len` (`d_model` must be even).
+    pub fn new(max_len: usize, d_model: usize, dropout: f64, device: &Device) -> Self {
+        let table = sinusoid_table(max_len, d_model);
+        Self {
+            table: Tensor::from_data(TensorData::new(table, [max_len, d_model]), device),
+            dropout: DropoutConfig::new(dropout).init(),
+        }
+    }
+
+    /// `dropout(x + PE[0..len])` for `x` of shape `[batch, len, d_model]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [_, len, _] = x.dims();
+        let [max_len, _] = self.table.dims();
+        assert!(
+            len <= max_len,
+            "sequence of {len} positions exceeds the model's max_len {max_len}"
+        );
+        let encoding = self.table.clone().slice(0..len).unsqueeze::<3>();
+        self.dropout.forward(x + encoding)
+    }
+}
+
+/// The values of `PE`, row-major `[max_len, d_model]`, computed in `f64`.
+pub fn sinusoid_table(max_len: usize, d_model: usize) -> Vec<f32> {
+    let mut table = Vec::with_capacity(max_len * d_model);
+    for t in 0..max_len {
+        for column in 0..d_model {
+            let two_i = (column - column % 2) as f64;
+            let angle = t as f64 / 10000f64.powf(two_i / d_model as f64);
+            let value = if column % 2 == 0 {
+                angle.sin()
+            } else {
+                angle.cos()
+            };
+            table.push(value as f32);
+        }
+    }
+    table
+}

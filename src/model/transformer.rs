@@ -1,0 +1,252 @@
+//! The encoder–decoder model (paper §3, figure 1) and its configuration.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor};
+
+use super::decoder::{Decoder, DecoderOutput};
+use super::embedding::ScaledEmbedding;
+use super::encoder::{Encoder, EncoderOutput};
+use super::mask::{AttentionMask, PaddingMasks};
+use super::positional_encoding::PositionalEncoding;
+
+/// The sizes of a [`Transformer`]. Defaults are the paper's base model (table 3).
+#[derive(Config, Debug, PartialEq)]
+pub struct TransformerConfig {
+    /// Number of source tokens (the shared vocabulary's size when `tie_embeddings`).
+    pub src_vocab_size: usize,
+    /// Number of target tokens.
+    pub tgt_vocab_size: usize,
+    /// Width of every hidden state. Default: 512.
+    #[config(default = 512)]
+    pub d_model: usize,
+    /// Attention heads per attention layer; `d_k = d_model / n_heads`. Default: 8.
+    #[config(default = 8)]
+    pub n_heads: usize,
+    /// Inner width of the feed-forward networks. Default: 2048.
+    #[config(default = 2048)]
+    pub d_ff: usize,
+    /// Layers in the encoder stack. Default: 6.
+    #[config(default = 6)]
+    pub n_encoder_layers: usize,
+    /// Layers in the decoder stack. Default: 6.
+    #[config(default = 6)]
+    pub n_decoder_layers: usize,
+    /// Dropout on embeddings, sub-layer outputs, attention weights and FFN activations.
+    /// Default: 0.1.
+    #[config(default = 0.1)]
+    pub dropout: f64,
+    /// Longest sequence, in tokens, the positional encoding is computed for. Default: 256.
+    #[config(default = 256)]
+    pub max_len: usize,
+    /// Pre-norm layers (LayerNorm before each sub-layer) instead of the paper's post-norm.
+    /// Default: false.
+    #[config(default = false)]
+    pub norm_first: bool,
+    /// One embedding matrix for source tokens, target tokens and the output projection
+    /// (paper §3.4); needs one shared vocabulary. Default: false.
+    #[config(default = false)]
+    pub tie_embeddings: bool,
+}
+
+/// A [`TransformerConfig`] whose values do not make a model.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid model configuration: `{field}` {problem}")]
+pub struct ConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl TransformerConfig {
+    /// Checks that the sizes make a model: nothing zero, `d_model` even and divisible by
+    /// `n_heads`, dropout in `[0, 1)`, equal vocabularies when the embeddings are tied.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let error = |field, problem: String| Err(ConfigError { field, problem });
+        for (field, value) in [
+            ("src_vocab_size", self.src_vocab_size),
+            ("tgt_vocab_size", self.tgt_vocab_size),
+            ("d_model", self.d_model),
+            ("n_heads", self.n_heads),
+            ("d_ff", self.d_ff),
+            ("n_encoder_layers", self.n_encoder_layers),
+            ("n_decoder_layers", self.n_decoder_layers),
+            ("max_len", self.max_len),
+        ] {
+            if value == 0 {
+                return error(field, "must be at least 1, got 0".into());
+            }
+        }
+        if !self.d_model.is_multiple_of(self.n_heads) {
+            return error(
+                "n_heads",
+                format!(
+                    "must divide d_model: {} is not a multiple of {}",
+                    self.d_model, self.n_heads
+                ),
+            );
+        }
+        if !self.d_model.is_multiple_of(2) {
+            return error(
+                "d_model",
+                format!(
+                    "must be even (the positional encoding pairs sin and cos columns), got {}",
+                    self.d_model
+                ),
+            );
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return error(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            );
+        }
+        if self.tie_embeddings && self.src_vocab_size != self.tgt_vocab_size {
+            return error(
+                "tie_embeddings",
+                format!(
+                    "needs one shared vocabulary, but src_vocab_size is {} and tgt_vocab_size is {}",
+                    self.src_vocab_size, self.tgt_vocab_size
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Validates the configuration and builds the model on `device`.
+    pub fn init(&self, device: &Device) -> Result<Transformer, ConfigError> {
+        self.validate()?;
+        let src_embedding = ScaledEmbedding::new(self.src_vocab_size, self.d_model, device);
+        let (tgt_embedding, generator) = if self.tie_embeddings {
+            (None, None)
+        } else {
+            let generator = LinearConfig::new(self.d_model, self.tgt_vocab_size)
+                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                .init(device);
+            (
+                Some(ScaledEmbedding::new(
+                    self.tgt_vocab_size,
+                    self.d_model,
+                    device,
+                )),
+                Some(generator),
+            )
+        };
+        Ok(Transformer {
+            src_embedding,
+            tgt_embedding,
+            positional_encoding: PositionalEncoding::new(
+                self.max_len,
+                self.d_model,
+                self.dropout,
+                device,
+            ),
+            encoder: Encoder::new(self, device),
+            decoder: Decoder::new(self, device),
+            generator,
+        })
+    }
+}
+
+/// The attention weights of one forward pass, per layer, each `[batch, heads, queries, keys]`.
+#[derive(Clone, Debug)]
+pub struct AttentionWeights {
+    /// Encoder self-attention, `[batch, heads, src_len, src_len]` per encoder layer.
+    pub encoder_self: Vec<Tensor<4>>,
+    /// Decoder masked self-attention, `[batch, heads, tgt_len, tgt_len]` per decoder layer.
+    pub decoder_self: Vec<Tensor<4>>,
+    /// Encoder–decoder attention, `[batch, heads, tgt_len, src_len]` per decoder layer.
+    pub decoder_cross: Vec<Tensor<4>>,
+}
+
+/// The Transformer: embeddings and positional encoding, encoder, decoder, and the generator
+/// that turns the decoder's last hidden states into next-token logits.
+#[derive(Module, Debug)]
+pub struct Transformer {
+    /// Source token embeddings; also the target's and the generator's when tied.
+    pub src_embedding: ScaledEmbedding,
+    /// Target token embeddings; `None` when tied to the source's.
+    pub tgt_embedding: Option<ScaledEmbedding>,
+    /// The sinusoidal positional encoding, shared by both sides.
+    pub positional_encoding: PositionalEncoding,
+    /// The encoder stack.
+    pub encoder: Encoder,
+    /// The decoder stack.
+    pub decoder: Decoder,
+    /// The pre-softmax projection to the target vocabulary; `None` when tied (`h·Eᵀ`).
+    pub generator: Option<Linear>,
+}
+
+impl Transformer {
+    /// Next-token logits `[batch, tgt_len, tgt_vocab_size]` for every target position, all at
+    /// once ("teacher forcing"): position `t` sees the source and `tgt_in[..=t]`.
+    ///
+    /// `src` is `[batch, src_len]`, `tgt_in` is `[batch, tgt_len]` (the target shifted right:
+    /// `<s>` then the sentence), `masks` marks their padding.
+    pub fn forward(
+        &self,
+        src: Tensor<2, Int>,
+        tgt_in: Tensor<2, Int>,
+        masks: &PaddingMasks,
+    ) -> Tensor<3> {
+        self.forward_with_attention(src, tgt_in, masks).0
+    }
+
+    /// [`forward`](Self::forward), also returning the attention weights of every layer and
+    /// head.
+    pub fn forward_with_attention(
+        &self,
+        src: Tensor<2, Int>,
+        tgt_in: Tensor<2, Int>,
+        masks: &PaddingMasks,
+    ) -> (Tensor<3>, AttentionWeights) {
+        let encoded = self.encode(src, masks);
+        let decoded = self.decode(tgt_in, encoded.memory, masks);
+        let weights = AttentionWeights {
+            encoder_self: encoded.self_attention,
+            decoder_self: decoded.self_attention,
+            decoder_cross: decoded.cross_attention,
+        };
+        (self.generate(decoded.hidden), weights)
+    }
+
+    /// Runs the encoder over `src` `[batch, src_len]`.
+    pub fn encode(&self, src: Tensor<2, Int>, masks: &PaddingMasks) -> EncoderOutput {
+        let x = self
+            .positional_encoding
+            .forward(self.src_embedding.forward(src));
+        self.encoder.forward(x, Some(&masks.src_attention()))
+    }
+
+    /// Runs the decoder over `tgt_in` `[batch, tgt_len]` against the encoder's `memory`.
+    pub fn decode(
+        &self,
+        tgt_in: Tensor<2, Int>,
+        memory: Tensor<3>,
+        masks: &PaddingMasks,
+    ) -> DecoderOutput {
+        let [_, tgt_len] = tgt_in.dims();
+        let x = self
+            .positional_encoding
+            .forward(self.tgt_embedding().forward(tgt_in));
+        let self_mask = AttentionMask::causal(tgt_len, &x.device())
+            .or(AttentionMask::key_padding(masks.tgt.clone()));
+        self.decoder
+            .forward(x, memory, Some(&self_mask), Some(&masks.src_attention()))
+    }
+
+    /// The generator: logits `[batch, len, tgt_vocab_size]` from decoder states
+    /// `[batch, len, d_model]`.
+    pub fn generate(&self, hidden: Tensor<3>) -> Tensor<3> {
+        match &self.generator {
+            Some(linear) => linear.forward(hidden),
+            None => self.src_embedding.logits(hidden),
+        }
+    }
+
+    fn tgt_embedding(&self) -> &ScaledEmbedding {
+        self.tgt_embedding.as_ref().unwrap_or(&self.src_embedding)
+    }
+}

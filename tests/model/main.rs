@@ -1,0 +1,9 @@
+//! Tests of the model against hand-worked values, Burn's own `burn::nn` modules and the
+//! properties the paper states. One binary: Burn links once.
+
+mod attention;
+mod backends;
+mod common;
+mod positional_encoding;
+mod reference;
+mod transformer;
