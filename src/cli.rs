@@ -1,9 +1,13 @@
-//! The command line: `transformer-mt [--backend NAME] <train | infer | eval>`.
+//! The command line: `transformer-mt [--backend NAME] <train | infer | eval | data>`.
 
-use anyhow::bail;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{self, Backend};
+use crate::config::RunConfig;
+use crate::data::{self, batch, fetch, synthetic};
 
 /// The Transformer of "Attention Is All You Need", learning English → Portuguese translation.
 #[derive(Debug, Parser)]
@@ -33,6 +37,52 @@ pub enum Command {
     Infer,
     /// Score a trained model's translations with BLEU and chrF.
     Eval,
+    /// Get, make and inspect corpora: download, synthetic numbers, tokenizer and batches.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// `transformer-mt data ...`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download the Tatoeba English–Portuguese pairs (ManyThings.org export) into a file.
+    Fetch {
+        /// Address of a zip archive or a tab-separated file of pairs.
+        #[arg(long, default_value = fetch::DEFAULT_URL)]
+        url: String,
+        /// Where to write the pairs.
+        #[arg(long, default_value = "data/eng-por.tsv")]
+        output: PathBuf,
+    },
+    /// Write the synthetic corpus: numbers up to a million in English and Portuguese words.
+    Synthetic {
+        /// Where to write the pairs.
+        #[arg(long)]
+        output: PathBuf,
+        /// How many distinct numbers.
+        #[arg(long, default_value_t = 20_000)]
+        pairs: usize,
+        /// Seed of the numbers drawn.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Read, split and tokenize a corpus as training would; save the tokenizer; report counts,
+    /// batches and padding.
+    Prepare(PrepareArgs),
+}
+
+/// The arguments of `data prepare`.
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Configuration file (default: config/default.json when present, else built-in defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Pair files, instead of the configuration's `data.files`.
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Run directory where the tokenizer is saved.
+    #[arg(long, default_value = "artifacts/default")]
+    pub run: PathBuf,
 }
 
 /// Parses the process arguments; `--help` names the backends of this build.
@@ -45,6 +95,7 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let backend = Backend::from_name(&cli.backend)?;
     let (name, issue) = match cli.command {
+        Command::Data(command) => return run_data(command),
         Command::Train => ("train", 4),
         Command::Infer => ("infer", 5),
         Command::Eval => ("eval", 6),
@@ -52,4 +103,79 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     bail!(
         "`{name}` is not built yet (it arrives with issue #{issue}); nothing was run on {backend}"
     )
+}
+
+fn run_data(command: DataCommand) -> anyhow::Result<()> {
+    match command {
+        DataCommand::Fetch { url, output } => {
+            let bytes = fetch::fetch(&url, &output)?;
+            println!("wrote {} ({bytes} bytes) from {url}", output.display());
+        }
+        DataCommand::Synthetic {
+            output,
+            pairs,
+            seed,
+        } => {
+            let lines: String = synthetic::number_pairs(pairs, seed)
+                .iter()
+                .map(|p| format!("{}\t{}\n", p.source, p.target))
+                .collect();
+            crate::fs::write_atomic(&output, lines.as_bytes())
+                .with_context(|| format!("{}: cannot write", output.display()))?;
+            println!("wrote {pairs} synthetic pairs to {}", output.display());
+        }
+        DataCommand::Prepare(args) => prepare(args)?,
+    }
+    Ok(())
+}
+
+fn prepare(args: PrepareArgs) -> anyhow::Result<()> {
+    let config = RunConfig::load_or_default(args.config.as_ref())?.data;
+    let files = data::corpus_files(&config, &args.data)?;
+    let prepared = data::prepare(&config, &files, &args.run)?;
+    let splits = &prepared.splits;
+    println!("{}", prepared.report);
+    println!(
+        "removed {} duplicate pairs; split: {} train, {} valid, {} test",
+        splits.duplicates,
+        splits.train.len(),
+        splits.valid.len(),
+        splits.test.len()
+    );
+    let vocabularies = &prepared.vocabularies;
+    let sizes = if vocabularies.shared {
+        format!(
+            "one shared vocabulary of {}",
+            vocabularies.source.vocab_size()
+        )
+    } else {
+        format!(
+            "vocabularies of {} (source) and {} (target)",
+            vocabularies.source.vocab_size(),
+            vocabularies.target.vocab_size()
+        )
+    };
+    println!(
+        "tokenizer: byte-level BPE, {sizes} tokens, saved in {}",
+        args.run.display()
+    );
+    println!(
+        "dropped {} train/valid pairs longer than {} positions",
+        prepared.dropped_long, config.max_len
+    );
+    let batches = batch::token_budget_batches(&prepared.train, config.max_tokens, config.seed);
+    println!(
+        "train: {} pairs in {} batches of at most {} tokens, padding {:.1} %",
+        prepared.train.len(),
+        batches.len(),
+        config.max_tokens,
+        100.0 * batch::padding_ratio(&prepared.train, &batches)
+    );
+    let timings: Vec<String> = prepared
+        .timings
+        .iter()
+        .map(|(stage, time)| format!("{stage} {:.2} s", time.as_secs_f64()))
+        .collect();
+    println!("times: {}", timings.join(", "));
+    Ok(())
 }

@@ -1,0 +1,271 @@
+//! Reading parallel corpora: tab-separated files of `english<TAB>portuguese[<TAB>anything]`.
+//!
+//! Accepts the shared Tatoeba and software files and the ManyThings/Tatoeba `por.txt`
+//! download (whose third column, the attribution, is ignored). Text is normalised to Unicode
+//! NFC with runs of whitespace collapsed to one space. Lines that cannot be used are skipped
+//! and counted by reason; a file that is missing, a directory, binary, or holds no usable pair
+//! is an error naming it.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+/// Which side of the file is translated into which.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// English source, Portuguese target (the files' own order).
+    #[default]
+    #[serde(rename = "en-pt")]
+    EnPt,
+    /// Portuguese source, English target.
+    #[serde(rename = "pt-en")]
+    PtEn,
+}
+
+/// One sentence and its translation, normalised.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pair {
+    /// The sentence to translate.
+    pub source: String,
+    /// Its translation.
+    pub target: String,
+}
+
+/// Why a line was skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// One side (or both) is empty after normalisation.
+    EmptySide,
+    /// The line has no tab between the two sides.
+    NoTab,
+    /// A side is longer than the configured number of characters.
+    TooLong,
+    /// The line is not valid UTF-8.
+    NotUtf8,
+}
+
+impl SkipReason {
+    const ALL: [SkipReason; 4] = [
+        SkipReason::EmptySide,
+        SkipReason::NoTab,
+        SkipReason::TooLong,
+        SkipReason::NotUtf8,
+    ];
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipReason::EmptySide => "empty side",
+            SkipReason::NoTab => "no tab",
+            SkipReason::TooLong => "too long",
+            SkipReason::NotUtf8 => "not UTF-8",
+        })
+    }
+}
+
+/// A corpus file that cannot be read as pairs.
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    /// The path does not exist.
+    #[error("{}: no such file", .0.display())]
+    NotFound(PathBuf),
+    /// The path is a directory.
+    #[error("{}: is a directory, not a tab-separated pair file", .0.display())]
+    Directory(PathBuf),
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file holds NUL bytes: not text.
+    #[error(
+        "{}: binary file (NUL byte at offset {offset}), expected UTF-8 text with one `english<TAB>portuguese` pair per line",
+        path.display()
+    )]
+    Binary {
+        /// The file.
+        path: PathBuf,
+        /// Where the first NUL byte is.
+        offset: usize,
+    },
+    /// No line of the file gave a pair.
+    #[error(
+        "{}: no usable `english<TAB>portuguese` pair in {lines} lines{}",
+        path.display(),
+        first_problem.map(|(line, reason)| format!(" (line {line}: {reason})")).unwrap_or_default()
+    )]
+    NoPairs {
+        /// The file.
+        path: PathBuf,
+        /// Its number of non-blank lines.
+        lines: usize,
+        /// The first skipped line and why.
+        first_problem: Option<(usize, SkipReason)>,
+    },
+}
+
+/// How many lines were read, kept and skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Files read.
+    pub files: usize,
+    /// Pairs kept.
+    pub pairs: usize,
+    /// Lines skipped, per [`SkipReason`] in the order of `SkipReason::ALL`.
+    skipped: [usize; 4],
+}
+
+impl ReadReport {
+    /// The number of lines skipped for `reason`.
+    pub fn skipped(&self, reason: SkipReason) -> usize {
+        self.skipped[reason as usize]
+    }
+
+    /// All lines skipped.
+    pub fn total_skipped(&self) -> usize {
+        self.skipped.iter().sum()
+    }
+
+    fn count(&mut self, reason: SkipReason) {
+        self.skipped[reason as usize] += 1;
+    }
+}
+
+impl fmt::Display for ReadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "read {} pairs from {} file{}",
+            self.pairs,
+            self.files,
+            if self.files == 1 { "" } else { "s" }
+        )?;
+        if self.total_skipped() == 0 {
+            return f.write_str("; no line skipped");
+        }
+        let reasons: Vec<String> = SkipReason::ALL
+            .iter()
+            .filter(|r| self.skipped(**r) > 0)
+            .map(|r| format!("{} {r}", self.skipped(*r)))
+            .collect();
+        write!(
+            f,
+            "; skipped {} lines ({})",
+            self.total_skipped(),
+            reasons.join(", ")
+        )
+    }
+}
+
+/// How to read the files.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOptions {
+    /// Which side is the source.
+    pub direction: Direction,
+    /// Longest side kept, in characters after normalisation.
+    pub max_chars: usize,
+}
+
+/// `text` in Unicode NFC with every run of whitespace made one space, and none at the ends.
+pub fn normalize(text: &str) -> String {
+    let composed: String = text.nfc().collect();
+    composed.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Reads and concatenates the pairs of `paths`.
+pub fn read_corpus(
+    paths: &[PathBuf],
+    options: ReadOptions,
+) -> Result<(Vec<Pair>, ReadReport), CorpusError> {
+    let mut pairs = Vec::new();
+    let mut report = ReadReport::default();
+    for path in paths {
+        read_file(path, options, &mut pairs, &mut report)?;
+        report.files += 1;
+    }
+    report.pairs = pairs.len();
+    Ok((pairs, report))
+}
+
+fn read_file(
+    path: &Path,
+    options: ReadOptions,
+    pairs: &mut Vec<Pair>,
+    report: &mut ReadReport,
+) -> Result<(), CorpusError> {
+    if path.is_dir() {
+        return Err(CorpusError::Directory(path.to_path_buf()));
+    }
+    let bytes = fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => CorpusError::NotFound(path.to_path_buf()),
+        _ => CorpusError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        return Err(CorpusError::Binary {
+            path: path.to_path_buf(),
+            offset,
+        });
+    }
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+
+    let before = pairs.len();
+    let mut lines = 0;
+    let mut first_problem = None;
+    for (index, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        lines += 1;
+        match parse_line(line, options) {
+            Ok(pair) => pairs.push(pair),
+            Err(reason) => {
+                report.count(reason);
+                first_problem.get_or_insert((index + 1, reason));
+            }
+        }
+    }
+    if pairs.len() == before {
+        return Err(CorpusError::NoPairs {
+            path: path.to_path_buf(),
+            lines,
+            first_problem,
+        });
+    }
+    Ok(())
+}
+
+fn parse_line(line: &[u8], options: ReadOptions) -> Result<Pair, SkipReason> {
+    let line = std::str::from_utf8(line).map_err(|_| SkipReason::NotUtf8)?;
+    let mut columns = line.split('\t');
+    let english = columns.next().unwrap_or_default();
+    let portuguese = columns.next().ok_or(SkipReason::NoTab)?;
+    let (english, portuguese) = (normalize(english), normalize(portuguese));
+    if english.is_empty() || portuguese.is_empty() {
+        return Err(SkipReason::EmptySide);
+    }
+    let too_long = |s: &str| s.chars().count() > options.max_chars;
+    if too_long(&english) || too_long(&portuguese) {
+        return Err(SkipReason::TooLong);
+    }
+    Ok(match options.direction {
+        Direction::EnPt => Pair {
+            source: english,
+            target: portuguese,
+        },
+        Direction::PtEn => Pair {
+            source: portuguese,
+            target: english,
+        },
+    })
+}

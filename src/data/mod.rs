@@ -1,0 +1,301 @@
+//! From parallel text files to training batches.
+//!
+//! | step | file |
+//! |---|---|
+//! | read `english<TAB>portuguese` files, normalise, count skipped lines | [`corpus`] |
+//! | deduplicate, split train / valid / test by a seeded hash | [`split`] |
+//! | train and use the byte-level BPE tokenizer | [`tokenizer`] |
+//! | drop long pairs, bucket by length under a token budget, pad into tensors | [`batch`] |
+//! | the synthetic numbers corpus | [`synthetic`] |
+//! | download the Tatoeba pairs | [`fetch`] |
+
+pub mod batch;
+pub mod corpus;
+pub mod fetch;
+pub mod random;
+pub mod split;
+pub mod synthetic;
+pub mod tokenizer;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use batch::{EncodedPair, drop_long};
+use corpus::{Direction, Pair, ReadOptions, ReadReport, read_corpus};
+use split::{SplitConfig, Splits, split};
+use tokenizer::SubwordTokenizer;
+
+/// Where the data comes from and how it is cut into batches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Pair files read when the command line gives none. Default: `data/eng-por.tsv`.
+    pub files: Vec<PathBuf>,
+    /// Where the corpus is downloaded from when `files` is missing. Default: the
+    /// ManyThings.org export of the Tatoeba English–Portuguese pairs.
+    pub url: String,
+    /// `en-pt` (default) or `pt-en`.
+    pub direction: Direction,
+    /// Lines with a side longer than this many characters are skipped. Default: 1000.
+    pub max_chars: usize,
+    /// Held-out fractions and the split's seed.
+    pub split: SplitConfig,
+    /// Tokens in each vocabulary, special tokens included. Default: 8000.
+    pub vocab_size: usize,
+    /// One vocabulary for both languages (default) or one per language.
+    pub shared_vocab: bool,
+    /// Pairs needing more positions than this are dropped: source tokens, or target tokens
+    /// plus `<s>` (or `</s>`). Default: 100.
+    pub max_len: usize,
+    /// Token budget of a batch: sentences × longest side. Default: 4096.
+    pub max_tokens: usize,
+    /// Seed of the batch order. Default: 0.
+    pub seed: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            files: vec![PathBuf::from("data/eng-por.tsv")],
+            url: fetch::DEFAULT_URL.to_string(),
+            direction: Direction::EnPt,
+            max_chars: 1000,
+            split: SplitConfig::default(),
+            vocab_size: 8000,
+            shared_vocab: true,
+            max_len: 100,
+            max_tokens: 4096,
+            seed: 0,
+        }
+    }
+}
+
+impl DataConfig {
+    /// Checks the values; the error names the field.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let fraction = |name: &str, value: f64| {
+            if !(0.0..1.0).contains(&value) {
+                bail!("`data.split.{name}` must be in [0, 1), got {value}");
+            }
+            Ok(())
+        };
+        fraction("valid_fraction", self.split.valid_fraction)?;
+        fraction("test_fraction", self.split.test_fraction)?;
+        if self.split.valid_fraction + self.split.test_fraction >= 1.0 {
+            bail!("`data.split`: valid_fraction + test_fraction must leave pairs for training");
+        }
+        let minimum_vocab = tokenizer::SPECIAL_TOKENS.len() + 256;
+        if self.vocab_size < minimum_vocab {
+            bail!(
+                "`data.vocab_size` must be at least {minimum_vocab} (4 special tokens and 256 bytes), got {}",
+                self.vocab_size
+            );
+        }
+        for (name, value) in [
+            ("max_chars", self.max_chars),
+            ("max_len", self.max_len),
+            ("max_tokens", self.max_tokens),
+        ] {
+            if value == 0 {
+                bail!("`data.{name}` must be at least 1, got 0");
+            }
+        }
+        if self.max_tokens < self.max_len {
+            bail!(
+                "`data.max_tokens` ({}) must hold one pair of max_len ({}) positions",
+                self.max_tokens,
+                self.max_len
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The tokenizers of a run: one shared, or one per language.
+#[derive(Clone, Debug)]
+pub struct Vocabularies {
+    /// The source side's tokenizer.
+    pub source: SubwordTokenizer,
+    /// The target side's tokenizer (the same as the source's when shared).
+    pub target: SubwordTokenizer,
+    /// Whether both sides share one vocabulary.
+    pub shared: bool,
+}
+
+/// The file of a shared tokenizer in a run directory.
+pub const SHARED_TOKENIZER: &str = "tokenizer.json";
+/// The files of separate tokenizers in a run directory.
+pub const SEPARATE_TOKENIZERS: [&str; 2] = ["tokenizer-source.json", "tokenizer-target.json"];
+
+impl Vocabularies {
+    /// Trains on the training pairs: one tokenizer over both sides, or one per side.
+    pub fn train(pairs: &[Pair], vocab_size: usize, shared: bool) -> anyhow::Result<Self> {
+        let sources = pairs.iter().map(|p| p.source.as_str());
+        let targets = pairs.iter().map(|p| p.target.as_str());
+        if shared {
+            let tokenizer = SubwordTokenizer::train(sources.chain(targets), vocab_size)?;
+            return Ok(Self {
+                source: tokenizer.clone(),
+                target: tokenizer,
+                shared,
+            });
+        }
+        Ok(Self {
+            source: SubwordTokenizer::train(sources, vocab_size)?,
+            target: SubwordTokenizer::train(targets, vocab_size)?,
+            shared,
+        })
+    }
+
+    /// Saves into `run_dir`: `tokenizer.json`, or one file per side.
+    pub fn save(&self, run_dir: &Path) -> anyhow::Result<()> {
+        if self.shared {
+            self.source.save(&run_dir.join(SHARED_TOKENIZER))?;
+        } else {
+            self.source.save(&run_dir.join(SEPARATE_TOKENIZERS[0]))?;
+            self.target.save(&run_dir.join(SEPARATE_TOKENIZERS[1]))?;
+        }
+        Ok(())
+    }
+
+    /// Loads what [`save`](Self::save) wrote.
+    pub fn load(run_dir: &Path) -> anyhow::Result<Self> {
+        let shared = run_dir.join(SHARED_TOKENIZER);
+        if shared.exists() {
+            let tokenizer = SubwordTokenizer::load(&shared)?;
+            return Ok(Self {
+                source: tokenizer.clone(),
+                target: tokenizer,
+                shared: true,
+            });
+        }
+        let [source, target] = SEPARATE_TOKENIZERS.map(|name| run_dir.join(name));
+        if !source.exists() {
+            bail!(
+                "{}: no {SHARED_TOKENIZER} or {} here: not a run directory of transformer-mt",
+                run_dir.display(),
+                SEPARATE_TOKENIZERS[0]
+            );
+        }
+        Ok(Self {
+            source: SubwordTokenizer::load(&source)?,
+            target: SubwordTokenizer::load(&target)?,
+            shared: false,
+        })
+    }
+
+    /// Encodes pairs, in parallel.
+    pub fn encode(&self, pairs: &[Pair]) -> anyhow::Result<Vec<EncodedPair>> {
+        let sources: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
+        let targets: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
+        let (sources, targets) = rayon::join(
+            || self.source.encode_batch(&sources),
+            || self.target.encode_batch(&targets),
+        );
+        Ok(sources?
+            .into_iter()
+            .zip(targets?)
+            .map(|(source, target)| EncodedPair { source, target })
+            .collect())
+    }
+}
+
+/// A corpus read, split, tokenized and encoded.
+pub struct Prepared {
+    /// What the reader kept and skipped.
+    pub report: ReadReport,
+    /// The three parts, as text.
+    pub splits: Splits,
+    /// The tokenizers, trained on the training part.
+    pub vocabularies: Vocabularies,
+    /// The encoded training pairs, long ones dropped.
+    pub train: Vec<EncodedPair>,
+    /// The encoded validation pairs, long ones dropped.
+    pub valid: Vec<EncodedPair>,
+    /// Training and validation pairs dropped for needing over `max_len` positions.
+    pub dropped_long: usize,
+    /// How long each stage took: reading, splitting, tokenizer training, encoding.
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+/// Reads `files`, splits them, trains the tokenizers on the training part and saves them in
+/// `run_dir`, and encodes the training and validation parts.
+pub fn prepare(config: &DataConfig, files: &[PathBuf], run_dir: &Path) -> anyhow::Result<Prepared> {
+    config.validate()?;
+    let options = ReadOptions {
+        direction: config.direction,
+        max_chars: config.max_chars,
+    };
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |stage| {
+        timings.push((
+            stage,
+            std::mem::replace(&mut clock, Instant::now()).elapsed(),
+        ))
+    };
+
+    let (pairs, report) = read_corpus(files, options)?;
+    lap("read and normalise");
+    let splits = split(pairs, &config.split);
+    if splits.train.is_empty() {
+        bail!("no pair is left for training after the split: lower data.split's fractions");
+    }
+    lap("deduplicate and split");
+    let vocabularies = Vocabularies::train(&splits.train, config.vocab_size, config.shared_vocab)?;
+    vocabularies
+        .save(run_dir)
+        .with_context(|| format!("saving the tokenizer in {}", run_dir.display()))?;
+    lap("train the tokenizer");
+    let mut train = vocabularies.encode(&splits.train)?;
+    let mut valid = vocabularies.encode(&splits.valid)?;
+    lap("encode train and valid");
+    let dropped_long =
+        drop_long(&mut train, config.max_len) + drop_long(&mut valid, config.max_len);
+    Ok(Prepared {
+        report,
+        splits,
+        vocabularies,
+        train,
+        valid,
+        dropped_long,
+        timings,
+    })
+}
+
+/// The corpus files to read: `given` on the command line, else the config's. When neither
+/// exists and the config has a download address, fetches the corpus into the config's first
+/// file; when that fails, says how to provide data.
+pub fn corpus_files(config: &DataConfig, given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    let files = config.files.clone();
+    let Some(first) = files.first() else {
+        bail!("no corpus: give pair files with `--data FILE...` or set `data.files` in the config");
+    };
+    if files.iter().any(|f| f.exists()) || config.url.is_empty() {
+        return Ok(files);
+    }
+    eprintln!(
+        "{} not found: downloading the Tatoeba English–Portuguese pairs from {}",
+        first.display(),
+        config.url
+    );
+    match fetch::fetch(&config.url, first) {
+        Ok(bytes) => {
+            eprintln!("wrote {} ({bytes} bytes)", first.display());
+            Ok(files)
+        }
+        Err(error) => bail!(
+            "no corpus: {} does not exist and {error}. Give pair files with `--data FILE...` \
+             (for example ../shared/data/tatoeba.eng-por.tsv) or download them with \
+             `transformer-mt data fetch --url URL --output {}`",
+            first.display(),
+            first.display()
+        ),
+    }
+}

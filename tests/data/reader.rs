@@ -1,0 +1,122 @@
+//! The corpus reader on well-formed and malformed files.
+
+use transformer_mt::data::corpus::{
+    CorpusError, Direction, ReadOptions, SkipReason, normalize, read_corpus,
+};
+
+use crate::common::{pair, write};
+
+const OPTIONS: ReadOptions = ReadOptions {
+    direction: Direction::EnPt,
+    max_chars: 40,
+};
+
+#[test]
+fn normalises_to_nfc_and_collapses_whitespace() {
+    // "e" + combining acute (U+0301) composes to "é" (U+00E9).
+    assert_eq!(
+        normalize("  cafe\u{301}   com\u{a0}leite \n"),
+        "caf\u{e9} com leite"
+    );
+    assert_eq!(normalize("\t \n"), "");
+}
+
+#[test]
+fn reads_both_file_layouts_and_counts_skipped_lines_by_reason() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let shared = write(
+        dir.path(),
+        "pairs.tsv",
+        "\u{feff}The book is on the table.\tO livro está sobre a mesa.\r\n\
+         Hello   world\tOlá  mundo\n\
+         \n\
+         no tab on this line\n\
+         \tempty english\n\
+         empty portuguese\t  \n\
+         This English side is far longer than forty characters.\tCurto.\n"
+            .as_bytes(),
+    );
+    // ManyThings/Tatoeba: a third column of attribution, and a line that is not UTF-8.
+    let mut manythings =
+        b"Go.\tVai.\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272\n".to_vec();
+    manythings.extend_from_slice(b"Caf\xe9\tLatin-1, not UTF-8\n");
+    let manythings = write(dir.path(), "por.txt", &manythings);
+
+    let (pairs, report) = read_corpus(&[shared, manythings], OPTIONS).expect("readable");
+    assert_eq!(
+        pairs,
+        vec![
+            pair("The book is on the table.", "O livro está sobre a mesa."),
+            pair("Hello world", "Olá mundo"),
+            pair("Go.", "Vai."),
+        ]
+    );
+    assert_eq!((report.files, report.pairs), (2, 3));
+    assert_eq!(report.skipped(SkipReason::NoTab), 1);
+    assert_eq!(report.skipped(SkipReason::EmptySide), 2);
+    assert_eq!(report.skipped(SkipReason::TooLong), 1);
+    assert_eq!(report.skipped(SkipReason::NotUtf8), 1);
+    assert_eq!(
+        report.to_string(),
+        "read 3 pairs from 2 files; skipped 5 lines (2 empty side, 1 no tab, 1 too long, 1 not UTF-8)"
+    );
+}
+
+#[test]
+fn portuguese_to_english_swaps_the_sides() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = write(
+        dir.path(),
+        "pairs.tsv",
+        "Thank you.\tObrigado.\n".as_bytes(),
+    );
+    let options = ReadOptions {
+        direction: Direction::PtEn,
+        ..OPTIONS
+    };
+    let (pairs, _) = read_corpus(&[file], options).expect("readable");
+    assert_eq!(pairs, vec![pair("Obrigado.", "Thank you.")]);
+}
+
+#[test]
+fn unusable_files_are_errors_that_name_them() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let missing = dir.path().join("missing.tsv");
+    let binary = write(dir.path(), "model.bin", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    let no_pairs = write(dir.path(), "notes.txt", b"just a line\nand another\n");
+    let empty = write(dir.path(), "empty.tsv", b"\n\n");
+
+    let message = |path| {
+        let error: CorpusError = read_corpus(&[path], OPTIONS).expect_err("unusable");
+        error.to_string()
+    };
+    assert_eq!(
+        message(missing.clone()),
+        format!("{}: no such file", missing.display())
+    );
+    assert_eq!(
+        message(dir.path().to_path_buf()),
+        format!(
+            "{}: is a directory, not a tab-separated pair file",
+            dir.path().display()
+        )
+    );
+    assert!(message(binary.clone()).starts_with(&format!(
+        "{}: binary file (NUL byte at offset 8)",
+        binary.display()
+    )));
+    assert_eq!(
+        message(no_pairs.clone()),
+        format!(
+            "{}: no usable `english<TAB>portuguese` pair in 2 lines (line 1: no tab)",
+            no_pairs.display()
+        )
+    );
+    assert_eq!(
+        message(empty.clone()),
+        format!(
+            "{}: no usable `english<TAB>portuguese` pair in 0 lines",
+            empty.display()
+        )
+    );
+}
