@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use transformer_mt::backend::Backend;
 use transformer_mt::model::PaddingMasks;
 
-use crate::common::{PAD, ids, max_abs_diff, small_config};
+use crate::common::{PAD, batch, max_abs_diff, small_config};
 
 /// Builds one model on `reference`, copies it to `other`, and compares their logits.
 fn check_agreement(reference: Backend, other: Backend) {
@@ -18,14 +18,7 @@ fn check_agreement(reference: Backend, other: Backend) {
     let other_device = other.device().expect("compiled in");
     let model = small_config().init(&reference_device).expect("valid");
     let logits = |device: &Device| {
-        let src = ids(
-            &[&[3, 4, 5, 6, 7], &[8, 9, 10, PAD as i64, PAD as i64]],
-            device,
-        );
-        let tgt_in = ids(
-            &[&[1, 11, 12, 13, PAD as i64], &[1, 14, 15, 16, 17]],
-            device,
-        );
+        let (src, tgt_in, _) = batch(device);
         let masks = PaddingMasks::from_tokens(src.clone(), tgt_in.clone(), PAD);
         model
             .clone()

@@ -70,3 +70,13 @@ pub fn small_config() -> TransformerConfig {
 
 /// The pad id of the test batches.
 pub const PAD: usize = 0;
+
+/// Two source sentences (the second padded), their decoder inputs (the first padded) and
+/// labels.
+pub fn batch(device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Int>) {
+    let pad = PAD as i64;
+    let src = ids(&[&[3, 4, 5, 6, 7], &[8, 9, 10, pad, pad]], device);
+    let tgt_in = ids(&[&[1, 11, 12, 13, pad], &[1, 14, 15, 16, 17]], device);
+    let labels = ids(&[&[11, 12, 13, 2, pad], &[14, 15, 16, 17, 2]], device);
+    (src, tgt_in, labels)
+}

@@ -3,27 +3,10 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 use transformer_mt::model::{ConfigError, PaddingMasks, Transformer, TransformerConfig};
 
-use crate::common::{PAD, device, ids, max_abs_diff, normal, small_config, values};
-
-/// Two source sentences (the second padded) and their shifted targets (the first padded).
-fn batch(device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Int>) {
-    let src = ids(
-        &[&[3, 4, 5, 6, 7], &[8, 9, 10, PAD as i64, PAD as i64]],
-        device,
-    );
-    let tgt_in = ids(
-        &[&[1, 11, 12, 13, PAD as i64], &[1, 14, 15, 16, 17]],
-        device,
-    );
-    let labels = ids(
-        &[&[11, 12, 13, 2, PAD as i64], &[14, 15, 16, 17, 2]],
-        device,
-    );
-    (src, tgt_in, labels)
-}
+use crate::common::{PAD, batch, device, ids, max_abs_diff, normal, small_config, values};
 
 fn field_of(result: Result<(), ConfigError>) -> &'static str {
     result.expect_err("the configuration is invalid").field
