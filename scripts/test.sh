@@ -19,6 +19,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 bash scripts/setup-libtorch.sh
+# Vulkan's loader wants a runtime directory; a private one keeps it quiet on a headless machine.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
+    XDG_RUNTIME_DIR=$(mktemp -d)
+    export XDG_RUNTIME_DIR
+fi
 
 cargo fmt --check
 cargo clippy --release --all-features --all-targets -- -D warnings

@@ -59,7 +59,7 @@ pub enum DataCommand {
         /// Where to write the pairs.
         #[arg(long)]
         output: PathBuf,
-        /// How many distinct numbers.
+        /// How many distinct numbers (at most 1,000,001: every number from 0 to a million).
         #[arg(long, default_value_t = 20_000)]
         pairs: usize,
         /// Seed of the numbers drawn.
@@ -116,13 +116,18 @@ fn run_data(command: DataCommand) -> anyhow::Result<()> {
             pairs,
             seed,
         } => {
-            let lines: String = synthetic::number_pairs(pairs, seed)
+            let pairs = synthetic::number_pairs(pairs, seed);
+            let lines: String = pairs
                 .iter()
                 .map(|p| format!("{}\t{}\n", p.source, p.target))
                 .collect();
             crate::fs::write_atomic(&output, lines.as_bytes())
                 .with_context(|| format!("{}: cannot write", output.display()))?;
-            println!("wrote {pairs} synthetic pairs to {}", output.display());
+            println!(
+                "wrote {} synthetic pairs to {}",
+                pairs.len(),
+                output.display()
+            );
         }
         DataCommand::Prepare(args) => prepare(args)?,
     }

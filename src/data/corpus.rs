@@ -84,6 +84,9 @@ pub enum CorpusError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file is UTF-16 text.
+    #[error("{}: UTF-16 text, expected UTF-8 (convert it, e.g. `iconv -f UTF-16 -t UTF-8`)", .0.display())]
+    Utf16(PathBuf),
     /// The file holds NUL bytes: not text.
     #[error(
         "{}: binary file (NUL byte at offset {offset}), expected UTF-8 text with one `english<TAB>portuguese` pair per line",
@@ -210,6 +213,9 @@ fn read_file(
             source,
         },
     })?;
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(CorpusError::Utf16(path.to_path_buf()));
+    }
     if let Some(offset) = bytes.iter().position(|&b| b == 0) {
         return Err(CorpusError::Binary {
             path: path.to_path_buf(),

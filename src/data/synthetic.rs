@@ -106,17 +106,22 @@ pub fn english(n: u32) -> String {
     }
 }
 
+/// `n < 100` from a language's words for 0–19 and the tens, a ten and a unit joined by `and`.
+fn below_hundred(n: u32, units: &[&str; 20], tens: &[&str; 10], and: &str) -> String {
+    match n {
+        0..=19 => units[n as usize].to_string(),
+        _ if n.is_multiple_of(10) => tens[(n / 10) as usize].to_string(),
+        _ => format!(
+            "{}{and}{}",
+            tens[(n / 10) as usize],
+            units[(n % 10) as usize]
+        ),
+    }
+}
+
 fn english_below_thousand(n: u32) -> String {
     let (hundreds, rest) = (n / 100, n % 100);
-    let tens = match rest {
-        0..=19 => EN_UNITS[rest as usize].to_string(),
-        _ if rest % 10 == 0 => EN_TENS[(rest / 10) as usize].to_string(),
-        _ => format!(
-            "{}-{}",
-            EN_TENS[(rest / 10) as usize],
-            EN_UNITS[(rest % 10) as usize]
-        ),
-    };
+    let tens = below_hundred(rest, &EN_UNITS, &EN_TENS, "-");
     match (hundreds, rest) {
         (0, _) => tens,
         (_, 0) => format!("{} hundred", EN_UNITS[hundreds as usize]),
@@ -141,7 +146,7 @@ pub fn portuguese(n: u32) -> String {
             };
             match rest {
                 0 => head,
-                _ if rest < 100 || rest % 100 == 0 => {
+                _ if rest < 100 || rest.is_multiple_of(100) => {
                     format!("{head} e {}", portuguese_below_thousand(rest))
                 }
                 _ => format!("{head} {}", portuguese_below_thousand(rest)),
@@ -152,15 +157,7 @@ pub fn portuguese(n: u32) -> String {
 
 fn portuguese_below_thousand(n: u32) -> String {
     let (hundreds, rest) = (n / 100, n % 100);
-    let tens = match rest {
-        0..=19 => PT_UNITS[rest as usize].to_string(),
-        _ if rest % 10 == 0 => PT_TENS[(rest / 10) as usize].to_string(),
-        _ => format!(
-            "{} e {}",
-            PT_TENS[(rest / 10) as usize],
-            PT_UNITS[(rest % 10) as usize]
-        ),
-    };
+    let tens = below_hundred(rest, &PT_UNITS, &PT_TENS, " e ");
     match (hundreds, rest) {
         (0, _) => tens,
         (1, 0) => "cem".to_string(),

@@ -99,6 +99,10 @@ fn synthetic_corpus_prepares_into_a_run_directory() {
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "wrote 3000 synthetic pairs to numbers.tsv\n"
+    );
     let text = std::fs::read_to_string(dir.path().join("numbers.tsv")).expect("written");
     assert_eq!(text.lines().count(), 3000);
     assert!(text.contains("three hundred forty-five\ttrezentos e quarenta e cinco\n"));

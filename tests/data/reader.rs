@@ -85,6 +85,7 @@ fn unusable_files_are_errors_that_name_them() {
     let binary = write(dir.path(), "model.bin", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
     let no_pairs = write(dir.path(), "notes.txt", b"just a line\nand another\n");
     let empty = write(dir.path(), "empty.tsv", b"\n\n");
+    let utf16 = write(dir.path(), "utf16.tsv", b"\xFF\xFEH\0i\0\t\0O\0i\0");
 
     let message = |path| {
         let error: CorpusError = read_corpus(&[path], OPTIONS).expect_err("unusable");
@@ -111,6 +112,10 @@ fn unusable_files_are_errors_that_name_them() {
             "{}: no usable `english<TAB>portuguese` pair in 2 lines (line 1: no tab)",
             no_pairs.display()
         )
+    );
+    assert!(
+        message(utf16.clone())
+            .starts_with(&format!("{}: UTF-16 text, expected UTF-8", utf16.display()))
     );
     assert_eq!(
         message(empty.clone()),
