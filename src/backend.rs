@@ -49,8 +49,8 @@ pub enum BackendError {
 
 impl Backend {
     /// Every backend, in the order `auto` prefers them: the GPU one, then the CPU ones from
-    /// fastest to slowest (libtorch's MKL, ndarray's matrixmultiply, flex).
-    pub const ALL: [Backend; 4] = [Backend::Wgpu, Backend::Tch, Backend::Ndarray, Backend::Flex];
+    /// fastest to slowest on this model (`cargo bench --bench cpu_backends`; BENCHMARKS.md).
+    pub const ALL: [Backend; 4] = [Backend::Wgpu, Backend::Tch, Backend::Flex, Backend::Ndarray];
 
     /// The name used by `--backend` and by the cargo feature.
     pub fn name(self) -> &'static str {
@@ -140,7 +140,7 @@ fn available() -> String {
 /// The help text of `--backend`, naming what this build contains.
 pub fn help() -> String {
     format!(
-        "Compute backend: auto, or one of this build's: {} (auto takes the first of wgpu, tch, ndarray, flex that the build has)",
+        "Compute backend: auto, or one of this build's: {} (auto takes the first of wgpu, tch, flex, ndarray that the build has)",
         available()
     )
 }
