@@ -8,6 +8,8 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::backend::{self, Backend};
 use crate::config::RunConfig;
 use crate::data::{self, batch, fetch, synthetic};
+use crate::train::run_dir::RunDir;
+use crate::train::{Stop, TrainOptions};
 
 /// The Transformer of "Attention Is All You Need", learning English → Portuguese translation.
 #[derive(Debug, Parser)]
@@ -32,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model on an English–Portuguese corpus: live dashboard, checkpoints, resume.
-    Train,
+    Train(TrainArgs),
     /// Translate English sentences with a trained model.
     Infer,
     /// Score a trained model's translations with BLEU and chrF.
@@ -51,7 +53,7 @@ pub enum DataCommand {
         #[arg(long, default_value = fetch::DEFAULT_URL)]
         url: String,
         /// Where to write the pairs.
-        #[arg(long, default_value = "data/eng-por.tsv")]
+        #[arg(long, default_value = fetch::DEFAULT_OUTPUT)]
         output: PathBuf,
     },
     /// Write the synthetic corpus: numbers up to a million in English and Portuguese words.
@@ -68,20 +70,35 @@ pub enum DataCommand {
     },
     /// Read, split and tokenize a corpus as training would; save the tokenizer; report counts,
     /// batches and padding.
-    Prepare(PrepareArgs),
+    Prepare(RunArgs),
 }
 
-/// The arguments of `data prepare`.
+/// The arguments of `train`.
 #[derive(Debug, Args)]
-pub struct PrepareArgs {
+pub struct TrainArgs {
+    /// The configuration, the corpus and the run.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Number of epochs, overriding the configuration's `training.epochs`.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Continue the run from its newest complete checkpoint, with its own configuration
+    /// unless --config is given.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// What a run reads and where it writes: shared by `train` and `data prepare`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Configuration file (default: config/default.json when present, else built-in defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Pair files, instead of the configuration's `data.files`.
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
-    /// Run directory where the tokenizer is saved.
-    #[arg(long, default_value = "artifacts/default")]
+    /// The run: a name (under artifacts/) or a directory.
+    #[arg(long, default_value = "default")]
     pub run: PathBuf,
 }
 
@@ -96,13 +113,59 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let backend = Backend::from_name(&cli.backend)?;
     let (name, issue) = match cli.command {
         Command::Data(command) => return run_data(command),
-        Command::Train => ("train", 4),
+        Command::Train(args) => return train(args, backend),
         Command::Infer => ("infer", 5),
         Command::Eval => ("eval", 6),
     };
     bail!(
         "`{name}` is not built yet (it arrives with issue #{issue}); nothing was run on {backend}"
     )
+}
+
+fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
+    let report = crate::train::train(&TrainOptions {
+        config: args.run.config,
+        data: args.run.data,
+        run: args.run.run,
+        epochs: args.epochs,
+        resume: args.resume,
+        backend,
+    })?;
+    let per_epoch = report.elapsed.as_secs_f64() / report.epochs_run.max(1) as f64;
+    let epochs = match report.epochs_run {
+        1 => "1 epoch".to_string(),
+        n => format!("{n} epochs"),
+    };
+    println!(
+        "trained {epochs} in {:.1} s ({per_epoch:.1} s per epoch, validation included)",
+        report.elapsed.as_secs_f64()
+    );
+    match report.best {
+        Some((epoch, loss, accuracy)) => {
+            let accuracy = accuracy
+                .map(|a| format!(", token accuracy {a:.2} %"))
+                .unwrap_or_default();
+            println!(
+                "best epoch {epoch}: validation loss {loss:.4}{accuracy}; weights in {}",
+                report.run.weights_path().display()
+            );
+        }
+        None => println!("no epoch finished: no weights were saved"),
+    }
+    let resume = format!(
+        "`transformer-mt train --run {} --resume` continues it",
+        report.run.path().display()
+    );
+    match report.stop {
+        Some(Stop::Interrupted(epoch)) => {
+            println!("stopped during epoch {epoch}, before it was saved; {resume}")
+        }
+        Some(Stop::Early(epoch)) => println!(
+            "stopped early after epoch {epoch}: the validation loss stopped improving (training.patience)"
+        ),
+        None => {}
+    }
+    Ok(())
 }
 
 fn run_data(command: DataCommand) -> anyhow::Result<()> {
@@ -134,10 +197,12 @@ fn run_data(command: DataCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn prepare(args: PrepareArgs) -> anyhow::Result<()> {
+fn prepare(args: RunArgs) -> anyhow::Result<()> {
     let config = RunConfig::load_or_default(args.config.as_ref())?.data;
+    let run = RunDir::from_arg(&args.run);
+    run.ensure_fresh()?;
     let files = data::corpus_files(&config, &args.data)?;
-    let prepared = data::prepare(&config, &files, &args.run)?;
+    let prepared = data::prepare(&config, &files, None, run.path())?;
     let splits = &prepared.splits;
     println!("{}", prepared.report);
     println!(
@@ -162,7 +227,7 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<()> {
     };
     println!(
         "tokenizer: byte-level BPE, {sizes} tokens, saved in {}",
-        args.run.display()
+        run.path().display()
     );
     println!(
         "dropped {} train/valid pairs longer than {} positions",

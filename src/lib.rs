@@ -13,3 +13,4 @@ pub mod config;
 pub mod data;
 pub mod fs;
 pub mod model;
+pub mod train;

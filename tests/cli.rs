@@ -71,7 +71,7 @@ fn a_backend_not_compiled_in_says_how_to_get_it() {
 
 #[test]
 fn subcommands_not_built_yet_say_so_and_fail() {
-    for subcommand in ["train", "infer", "eval"] {
+    for subcommand in ["infer", "eval"] {
         let output = run(&[subcommand], &[]);
         assert_eq!(output.status.code(), Some(1), "{subcommand}");
         assert!(output.stdout.is_empty(), "{subcommand} printed output");

@@ -13,6 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Where the pairs come from by default.
 pub const DEFAULT_URL: &str = "https://www.manythings.org/anki/por-eng.zip";
 
+/// Where `data fetch` writes the pairs, and where a missing corpus is downloaded to.
+pub const DEFAULT_OUTPUT: &str = "data/eng-por.tsv";
+
 /// Largest download accepted (the real file is about 10 MB).
 const MAX_BYTES: u64 = 512 * 1024 * 1024;
 

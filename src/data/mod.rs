@@ -34,9 +34,12 @@ use tokenizer::SubwordTokenizer;
 pub struct DataConfig {
     /// Pair files read when the command line gives none. Default: `data/eng-por.tsv`.
     pub files: Vec<PathBuf>,
-    /// Where the corpus is downloaded from when `files` is missing. Default: the
+    /// Where the corpus is downloaded from when none of `files` exists. Default: the
     /// ManyThings.org export of the Tatoeba English–Portuguese pairs.
     pub url: String,
+    /// Where that download is written, and read from when none of `files` exists.
+    /// Default: `data/eng-por.tsv`.
+    pub download_to: PathBuf,
     /// `en-pt` (default) or `pt-en`.
     pub direction: Direction,
     /// Lines with a side longer than this many characters are skipped. Default: 1000.
@@ -61,6 +64,7 @@ impl Default for DataConfig {
         Self {
             files: vec![PathBuf::from("data/eng-por.tsv")],
             url: fetch::DEFAULT_URL.to_string(),
+            download_to: PathBuf::from(fetch::DEFAULT_OUTPUT),
             direction: Direction::EnPt,
             max_chars: 1000,
             split: SplitConfig::default(),
@@ -222,8 +226,14 @@ pub struct Prepared {
 }
 
 /// Reads `files`, splits them, trains the tokenizers on the training part and saves them in
-/// `run_dir`, and encodes the training and validation parts.
-pub fn prepare(config: &DataConfig, files: &[PathBuf], run_dir: &Path) -> anyhow::Result<Prepared> {
+/// `run_dir` (or uses `vocabularies`, those of a run being resumed), and encodes the training
+/// and validation parts.
+pub fn prepare(
+    config: &DataConfig,
+    files: &[PathBuf],
+    vocabularies: Option<Vocabularies>,
+    run_dir: &Path,
+) -> anyhow::Result<Prepared> {
     config.validate()?;
     let options = ReadOptions {
         direction: config.direction,
@@ -245,10 +255,17 @@ pub fn prepare(config: &DataConfig, files: &[PathBuf], run_dir: &Path) -> anyhow
         bail!("no pair is left for training after the split: lower data.split's fractions");
     }
     lap("deduplicate and split");
-    let vocabularies = Vocabularies::train(&splits.train, config.vocab_size, config.shared_vocab)?;
-    vocabularies
-        .save(run_dir)
-        .with_context(|| format!("saving the tokenizer in {}", run_dir.display()))?;
+    let vocabularies = match vocabularies {
+        Some(vocabularies) => vocabularies,
+        None => {
+            let vocabularies =
+                Vocabularies::train(&splits.train, config.vocab_size, config.shared_vocab)?;
+            vocabularies
+                .save(run_dir)
+                .with_context(|| format!("saving the tokenizer in {}", run_dir.display()))?;
+            vocabularies
+        }
+    };
     lap("train the tokenizer");
     let mut train = vocabularies.encode(&splits.train)?;
     let mut valid = vocabularies.encode(&splits.valid)?;
@@ -266,36 +283,47 @@ pub fn prepare(config: &DataConfig, files: &[PathBuf], run_dir: &Path) -> anyhow
     })
 }
 
-/// The corpus files to read: `given` on the command line, else the config's. When neither
-/// exists and the config has a download address, fetches the corpus into the config's first
-/// file; when that fails, says how to provide data.
+/// The corpus files to read: `given` on the command line, else the config's `files`. When
+/// none of those exists, the config's `download_to`, fetched from its `url` first if missing;
+/// when that fails, says how to provide data.
 pub fn corpus_files(config: &DataConfig, given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     if !given.is_empty() {
         return Ok(given.to_vec());
     }
-    let files = config.files.clone();
-    let Some(first) = files.first() else {
-        bail!("no corpus: give pair files with `--data FILE...` or set `data.files` in the config");
-    };
-    if files.iter().any(|f| f.exists()) || config.url.is_empty() {
-        return Ok(files);
+    let files = &config.files;
+    if files.iter().any(|f| f.exists()) {
+        return Ok(files.clone());
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let names = names.join(", ");
+    let download = &config.download_to;
+    if download.exists() {
+        eprintln!("{names} not found: reading {}", download.display());
+        return Ok(vec![download.clone()]);
+    }
+    if config.url.is_empty() {
+        if files.is_empty() {
+            bail!(
+                "no corpus: give pair files with `--data FILE...` or set `data.files` in the config"
+            );
+        }
+        return Ok(files.clone());
     }
     eprintln!(
-        "{} not found: downloading the Tatoeba English–Portuguese pairs from {}",
-        first.display(),
-        config.url
+        "{names} not found: downloading the Tatoeba English–Portuguese pairs from {} into {}",
+        config.url,
+        download.display()
     );
-    match fetch::fetch(&config.url, first) {
+    match fetch::fetch(&config.url, download) {
         Ok(bytes) => {
-            eprintln!("wrote {} ({bytes} bytes)", first.display());
-            Ok(files)
+            eprintln!("wrote {} ({bytes} bytes)", download.display());
+            Ok(vec![download.clone()])
         }
         Err(error) => bail!(
-            "no corpus: {} does not exist and {error}. Give pair files with `--data FILE...` \
+            "no corpus: {names} does not exist and {error}. Give pair files with `--data FILE...` \
              (for example ../shared/data/tatoeba.eng-por.tsv) or download them with \
              `transformer-mt data fetch --url URL --output {}`",
-            first.display(),
-            first.display()
+            download.display()
         ),
     }
 }

@@ -1,22 +1,13 @@
 //! Length filter, token-budget bucketing and batch tensors.
 
+use crate::shared::device;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use transformer_mt::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
 use transformer_mt::data::batch::{
     EncodedPair, TranslationBatcher, bucketed_dataset, drop_long, padding_ratio,
     token_budget_batches,
 };
-
-fn device() -> Device {
-    Backend::compiled()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Flex | Backend::Ndarray))
-        .expect("a pure-Rust CPU backend")
-        .device()
-        .expect("compiled in")
-}
 
 fn encoded(source: &[u32], target: &[u32]) -> EncodedPair {
     EncodedPair {

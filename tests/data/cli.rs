@@ -44,7 +44,7 @@ fn every_bad_corpus_file_is_one_error_naming_it() {
         assert!(message.starts_with(expected), "{file}: {message}");
     }
     assert!(
-        !dir.path().join("run").exists(),
+        !dir.path().join("artifacts/run").exists(),
         "nothing is written on bad input"
     );
 }
@@ -135,5 +135,5 @@ fn synthetic_corpus_prepares_into_a_run_directory() {
         report.contains("one shared vocabulary of 400 tokens"),
         "{report}"
     );
-    assert!(dir.path().join("run/tokenizer.json").exists());
+    assert!(dir.path().join("artifacts/run/tokenizer.json").exists());
 }

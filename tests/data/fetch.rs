@@ -122,8 +122,9 @@ fn a_missing_default_corpus_is_fetched_from_the_configured_address() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let first = dir.path().join("data/eng-por.tsv");
     let config = DataConfig {
-        files: vec![first.clone()],
+        files: vec![dir.path().join("absent.tsv")],
         url: format!("{}/por-eng.zip", serve(vec![(200, manythings_zip())])),
+        download_to: first.clone(),
         ..DataConfig::default()
     };
     assert_eq!(

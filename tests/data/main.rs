@@ -5,6 +5,8 @@ mod cli;
 mod common;
 mod fetch;
 mod reader;
+#[path = "../shared/mod.rs"]
+mod shared;
 mod shared_corpus;
 mod split;
 mod synthetic;

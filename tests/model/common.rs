@@ -1,24 +1,9 @@
 //! Helpers shared by the model tests.
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use transformer_mt::backend::Backend;
 use transformer_mt::model::TransformerConfig;
 
-/// The pure-Rust CPU backend the single-backend tests run on: flex when compiled in, else
-/// ndarray.
-pub fn cpu_backend() -> Backend {
-    [Backend::Flex, Backend::Ndarray]
-        .into_iter()
-        .find(|b| b.is_compiled())
-        .expect("the model tests need the flex or ndarray feature")
-}
-
-/// The device of [`cpu_backend`].
-pub fn device() -> Device {
-    cpu_backend()
-        .device()
-        .expect("a compiled-in backend has a device")
-}
+pub use crate::shared::{cpu_backend, device};
 
 /// The values of a float tensor, as `f32`.
 pub fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {

@@ -6,4 +6,6 @@ mod backends;
 mod common;
 mod positional_encoding;
 mod reference;
+#[path = "../shared/mod.rs"]
+mod shared;
 mod transformer;

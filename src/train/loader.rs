@@ -1,0 +1,156 @@
+//! The data loader of training: token-budget batches in a new seeded order every epoch.
+//!
+//! Burn's own loader draws each epoch's order from a generator that a resumed run starts
+//! afresh, so a run resumed at epoch 3 would replay epoch 1's order. Here the order and each
+//! step's dropout seed are functions of (seed, epoch, step) alone: a run stopped and resumed
+//! sees exactly the batches, in exactly the order, of a run that never stopped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::DatasetError;
+use burn::tensor::Device;
+
+use super::step::TrainingBatch;
+use crate::data::batch::{EncodedPair, TranslationBatcher, token_budget_batches};
+use crate::data::random::mix64;
+
+/// Serves batches of encoded pairs of at most `max_tokens` padded tokens.
+#[derive(Clone)]
+pub struct EpochLoader {
+    pairs: Arc<Vec<EncodedPair>>,
+    max_tokens: usize,
+    seed: u64,
+    /// Training draws a new order and dropout seeds every epoch; validation keeps one order.
+    training: bool,
+    /// The epoch the next [`DataLoader::iter`] serves (1-based), shared by every copy.
+    next_epoch: Arc<AtomicUsize>,
+    /// The batches served: `start..end` of the epoch's batches.
+    range: (usize, usize),
+    device: Device,
+}
+
+impl EpochLoader {
+    /// The training loader, whose first `iter` serves epoch `first_epoch`.
+    pub fn training(
+        pairs: Vec<EncodedPair>,
+        max_tokens: usize,
+        seed: u64,
+        first_epoch: usize,
+        device: &Device,
+    ) -> Self {
+        Self::new(pairs, max_tokens, seed, true, first_epoch, device)
+    }
+
+    /// The validation loader: the same batches in the same order every epoch.
+    pub fn validation(
+        pairs: Vec<EncodedPair>,
+        max_tokens: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        Self::new(pairs, max_tokens, seed, false, 1, device)
+    }
+
+    fn new(
+        pairs: Vec<EncodedPair>,
+        max_tokens: usize,
+        seed: u64,
+        training: bool,
+        first_epoch: usize,
+        device: &Device,
+    ) -> Self {
+        let batches = token_budget_batches(&pairs, max_tokens, seed).len();
+        Self {
+            pairs: Arc::new(pairs),
+            max_tokens,
+            seed,
+            training,
+            next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
+            range: (0, batches),
+            device: device.clone(),
+        }
+    }
+
+    /// Seed of an epoch's batch order; validation always uses epoch 0's.
+    fn epoch_seed(&self, epoch: usize) -> u64 {
+        mix64(self.seed ^ mix64(epoch as u64))
+    }
+}
+
+impl DataLoader<TrainingBatch> for EpochLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<TrainingBatch> + 'a> {
+        let epoch = if self.training {
+            self.next_epoch.fetch_add(1, Ordering::SeqCst)
+        } else {
+            0
+        };
+        let seed = self.epoch_seed(epoch);
+        let mut batches = token_budget_batches(&self.pairs, self.max_tokens, seed);
+        batches.truncate(self.range.1);
+        batches.drain(..self.range.0.min(batches.len()));
+        Box::new(EpochIterator {
+            loader: self,
+            batches,
+            seed,
+            next: 0,
+        })
+    }
+
+    fn num_items(&self) -> usize {
+        self.range.1 - self.range.0
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<TrainingBatch>> {
+        Arc::new(Self {
+            device: device.clone(),
+            ..self.clone()
+        })
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<TrainingBatch>> {
+        let from = self.range.0;
+        Arc::new(Self {
+            range: (from + start, (from + end).min(self.range.1)),
+            ..self.clone()
+        })
+    }
+}
+
+struct EpochIterator<'a> {
+    loader: &'a EpochLoader,
+    batches: Vec<Vec<usize>>,
+    seed: u64,
+    next: usize,
+}
+
+impl Iterator for EpochIterator<'_> {
+    type Item = Result<TrainingBatch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let indices = self.batches.get(self.next)?;
+        let pairs: Vec<EncodedPair> = indices
+            .iter()
+            .map(|&i| self.loader.pairs[i].clone())
+            .collect();
+        let target_tokens = pairs.iter().map(|p| p.target.len() + 1).sum();
+        let dropout_seed = self
+            .loader
+            .training
+            .then(|| mix64(self.seed ^ mix64(!(self.next as u64))));
+        self.next += 1;
+        Some(Ok(TrainingBatch {
+            batch: TranslationBatcher.batch(vec![pairs], &self.loader.device),
+            target_tokens,
+            dropout_seed,
+        }))
+    }
+}
+
+impl DataLoaderIterator<TrainingBatch> for EpochIterator<'_> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.next, self.batches.len(), Some("batches".to_string()))
+    }
+}

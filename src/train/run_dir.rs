@@ -1,0 +1,233 @@
+//! The run directory `artifacts/<run>/`: everything a trained model needs, nothing else.
+//!
+//! | file | what |
+//! |---|---|
+//! | `config.json` | the run's effective configuration |
+//! | `tokenizer.json` (or `tokenizer-source.json` + `tokenizer-target.json`) | the vocabularies |
+//! | `model.json`, `model.bpk` | the full model configuration and the best weights |
+//! | `test.tsv` | the held-out test pairs, for `eval` |
+//! | `train.log`, `experiment.log` | the progress lines; Burn's own log |
+//! | `checkpoint/{model,optim,scheduler}-N.bpk` | the last epochs and the best, to resume |
+//! | `train/epoch-N/`, `valid/epoch-N/` | every metric of every batch, one file each |
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::config::RunConfig;
+use crate::model::TransformerConfig;
+
+/// The checkpoint records of one epoch, all three needed to resume.
+const CHECKPOINT_RECORDS: [&str; 3] = ["model", "optim", "scheduler"];
+
+/// A run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// `--run` as given: a bare name means `artifacts/NAME`, anything with a `/` is a path.
+    pub fn from_arg(run: &Path) -> Self {
+        let path = if run.components().count() == 1 && !run.is_absolute() {
+            Path::new("artifacts").join(run)
+        } else {
+            run.to_path_buf()
+        };
+        Self { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The effective configuration of the run.
+    pub fn config_path(&self) -> PathBuf {
+        self.path.join("config.json")
+    }
+
+    /// The full model configuration, vocabulary sizes included.
+    pub fn model_config_path(&self) -> PathBuf {
+        self.path.join("model.json")
+    }
+
+    /// The best weights.
+    pub fn weights_path(&self) -> PathBuf {
+        self.path.join("model.bpk")
+    }
+
+    /// The held-out test pairs.
+    pub fn test_path(&self) -> PathBuf {
+        self.path.join("test.tsv")
+    }
+
+    /// The plain progress log.
+    pub fn log_path(&self) -> PathBuf {
+        self.path.join("train.log")
+    }
+
+    /// The checkpoint file of `record` (`model`, `optim` or `scheduler`) for `epoch`.
+    pub fn checkpoint_path(&self, record: &str, epoch: usize) -> PathBuf {
+        self.path
+            .join("checkpoint")
+            .join(format!("{record}-{epoch}.bpk"))
+    }
+
+    /// The model checkpoint of `epoch`.
+    pub fn model_checkpoint(&self, epoch: usize) -> PathBuf {
+        self.checkpoint_path("model", epoch)
+    }
+
+    /// Refuses to start a new run over one that already trained.
+    pub fn ensure_fresh(&self) -> anyhow::Result<()> {
+        if self.weights_path().exists() || self.path.join("checkpoint").exists() {
+            bail!(
+                "{} already holds a trained model: choose another `--run`, or continue its training with `train --resume`",
+                self.path.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// The epochs whose three checkpoint records (model, optimiser, scheduler) all exist,
+    /// in increasing order. Each record is written to a temporary file and renamed, so an
+    /// existing record is complete; an epoch killed between two records is not listed.
+    pub fn complete_checkpoints(&self) -> Vec<usize> {
+        let Ok(entries) = std::fs::read_dir(self.path.join("checkpoint")) else {
+            return Vec::new();
+        };
+        let mut epochs: Vec<usize> = entries
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                name.strip_prefix("model-")?
+                    .strip_suffix(".bpk")?
+                    .parse()
+                    .ok()
+            })
+            .filter(|&epoch| {
+                CHECKPOINT_RECORDS
+                    .iter()
+                    .all(|record| self.checkpoint_path(record, epoch).is_file())
+            })
+            .collect();
+        epochs.sort_unstable();
+        epochs
+    }
+
+    /// The configuration saved by the run's first start.
+    pub fn saved_config(&self) -> anyhow::Result<RunConfig> {
+        let path = self.config_path();
+        if !path.exists() {
+            bail!(
+                "{}: no config.json: not a training run of transformer-mt",
+                self.path.display()
+            );
+        }
+        RunConfig::load(&path)
+    }
+
+    /// Writes the effective configuration (atomically), creating the directory.
+    pub fn write_config(&self, config: &RunConfig) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.path)
+            .with_context(|| format!("{}: cannot create the run directory", self.path.display()))?;
+        let text = serde_json::to_string_pretty(config)?;
+        crate::fs::write_atomic(&self.config_path(), format!("{text}\n").as_bytes())
+            .with_context(|| format!("{}: cannot write", self.config_path().display()))
+    }
+
+    /// Writes the full model configuration (atomically).
+    pub fn write_model_config(&self, config: &TransformerConfig) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(config)?;
+        crate::fs::write_atomic(&self.model_config_path(), format!("{text}\n").as_bytes())
+            .with_context(|| format!("{}: cannot write", self.model_config_path().display()))
+    }
+
+    /// Reads the full model configuration.
+    pub fn model_config(&self) -> anyhow::Result<TransformerConfig> {
+        let path = self.model_config_path();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read the model configuration", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: invalid model configuration", path.display()))
+    }
+
+    /// Forgets what a run did after `epoch`: its metric logs and its checkpoints, complete
+    /// or not, so that a resumed run writes them afresh.
+    pub fn forget_after(&self, epoch: usize) -> anyhow::Result<()> {
+        for split in ["train", "valid"] {
+            let Ok(entries) = std::fs::read_dir(self.path.join(split)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let later = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.strip_prefix("epoch-"))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|n| n > epoch);
+                if later {
+                    std::fs::remove_dir_all(entry.path())
+                        .with_context(|| format!("{}: cannot remove", entry.path().display()))?;
+                }
+            }
+        }
+        let Ok(entries) = std::fs::read_dir(self.path.join("checkpoint")) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let later = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.strip_suffix(".bpk"))
+                .and_then(|name| name.rsplit_once('-'))
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+                .is_some_and(|n| n > epoch);
+            if later {
+                std::fs::remove_file(entry.path())
+                    .with_context(|| format!("{}: cannot remove", entry.path().display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The epoch value of metric `name` (`Loss`, `Accuracy`, ...) on `split` (`train` or
+    /// `valid`), as the learner logged it: the last line of the epoch's log, `value,final`.
+    pub fn epoch_metric(&self, split: &str, epoch: usize, name: &str) -> Option<f64> {
+        let path = self
+            .path
+            .join(split)
+            .join(format!("epoch-{epoch}"))
+            .join(format!("{name}.log"));
+        let text = std::fs::read_to_string(path).ok()?;
+        let last = text.lines().rev().find(|line| !line.trim().is_empty())?;
+        last.strip_suffix(",final")?.parse().ok()
+    }
+
+    /// The last epoch whose training began (0 when none did).
+    pub fn last_started_epoch(&self) -> usize {
+        std::fs::read_dir(self.path.join("train"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|entry| {
+                        entry
+                            .file_name()
+                            .to_str()?
+                            .strip_prefix("epoch-")?
+                            .parse()
+                            .ok()
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
+    /// The epochs with a validation loss logged, in order.
+    pub fn logged_epochs(&self) -> Vec<usize> {
+        (1..)
+            .take_while(|&epoch| self.epoch_metric("valid", epoch, "Loss").is_some())
+            .collect()
+    }
+}

@@ -1,0 +1,153 @@
+//! One training step and one validation step: teacher-forced logits and the label-smoothed
+//! cross-entropy of paper §5.4, over the real (non-padding) target tokens.
+
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::tensor::{Device, Int, Tensor};
+use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput, PerplexityInput};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
+
+use crate::data::batch::TranslationBatch;
+use crate::data::tokenizer::PAD_ID;
+use crate::model::Transformer;
+
+/// The model being trained: the [`Transformer`] and its loss.
+#[derive(Module, Debug)]
+pub struct TrainingModel {
+    /// The model itself; the run's `model.bpk` holds its weights.
+    pub transformer: Transformer,
+    /// Cross-entropy against labels smoothed by ε_ls, ignoring `<pad>`.
+    pub loss: CrossEntropyLoss,
+}
+
+impl TrainingModel {
+    /// Wraps `transformer` with the loss: label smoothing `label_smoothing` (paper: 0.1).
+    pub fn new(transformer: Transformer, label_smoothing: f64, device: &Device) -> Self {
+        let smoothing = (label_smoothing > 0.0).then_some(label_smoothing as f32);
+        let loss = CrossEntropyLossConfig::new()
+            .with_pad_tokens(Some(vec![PAD_ID as usize]))
+            .with_smoothing(smoothing)
+            .init(device);
+        Self { transformer, loss }
+    }
+
+    /// Logits for every target position and their loss against the labels.
+    pub fn forward(&self, batch: TrainingBatch) -> TranslationOutput {
+        let TrainingBatch {
+            batch,
+            target_tokens,
+            ..
+        } = batch;
+        let logits = self
+            .transformer
+            .forward(batch.src, batch.tgt_in, &batch.masks);
+        let [batch_size, tgt_len, vocab] = logits.dims();
+        let loss = self.loss.forward(
+            logits.clone().reshape([batch_size * tgt_len, vocab]),
+            batch.labels.clone().reshape([batch_size * tgt_len]),
+        );
+        TranslationOutput {
+            loss,
+            logits,
+            labels: batch.labels,
+            target_tokens,
+        }
+    }
+}
+
+/// A batch as the learner sees it: the tensors, the count of real target tokens, and the seed
+/// of this step's dropout, so that a resumed run draws the same masks as an uninterrupted one.
+#[derive(Clone, Debug)]
+pub struct TrainingBatch {
+    /// The tensors.
+    pub batch: TranslationBatch,
+    /// Labels that are not `<pad>`: the tokens this step learns from.
+    pub target_tokens: usize,
+    /// Seed of the device's random generator for this step; `None` for validation.
+    pub dropout_seed: Option<u64>,
+}
+
+impl TrainStep for TrainingModel {
+    type Input = TrainingBatch;
+    type Output = TranslationOutput;
+
+    fn step(&self, batch: TrainingBatch) -> TrainOutput<TranslationOutput> {
+        if let Some(seed) = batch.dropout_seed {
+            batch.batch.src.device().seed(seed);
+        }
+        let output = self.forward(batch);
+        TrainOutput::new(self, output.loss.backward(), output)
+    }
+}
+
+impl InferenceStep for TrainingModel {
+    type Input = TrainingBatch;
+    type Output = TranslationOutput;
+
+    fn step(&self, batch: TrainingBatch) -> TranslationOutput {
+        self.forward(batch)
+    }
+}
+
+/// What one step produced, for the metrics.
+pub struct TranslationOutput {
+    /// The mean loss per real target token, `[1]`.
+    pub loss: Tensor<1>,
+    /// Next-token logits `[batch, tgt_len, vocab]`.
+    pub logits: Tensor<3>,
+    /// The tokens to predict `[batch, tgt_len]`.
+    pub labels: Tensor<2, Int>,
+    /// Labels that are not `<pad>`.
+    pub target_tokens: usize,
+}
+
+impl TranslationOutput {
+    fn flat(&self) -> (Tensor<2>, Tensor<1, Int>) {
+        let [batch_size, tgt_len, vocab] = self.logits.dims();
+        (
+            self.logits.clone().reshape([batch_size * tgt_len, vocab]),
+            self.labels.clone().reshape([batch_size * tgt_len]),
+        )
+    }
+}
+
+impl ItemLazy for TranslationOutput {
+    fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
+        self.loss.device().flush()?;
+        Ok(Self {
+            loss: self.loss.without_autodiff(),
+            logits: self.logits.without_autodiff(),
+            labels: self.labels.without_autodiff(),
+            target_tokens: self.target_tokens,
+        })
+    }
+}
+
+impl Adaptor<LossInput> for TranslationOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
+}
+
+impl Adaptor<AccuracyInput> for TranslationOutput {
+    fn adapt(&self) -> AccuracyInput {
+        let (logits, labels) = self.flat();
+        AccuracyInput::new(logits, labels)
+    }
+}
+
+impl Adaptor<PerplexityInput> for TranslationOutput {
+    fn adapt(&self) -> PerplexityInput {
+        let (logits, labels) = self.flat();
+        PerplexityInput::new(logits, labels)
+    }
+}
+
+/// The number of real target tokens in a step, for the speed metric.
+pub struct TokenCount(pub usize);
+
+impl Adaptor<TokenCount> for TranslationOutput {
+    fn adapt(&self) -> TokenCount {
+        TokenCount(self.target_tokens)
+    }
+}

@@ -1,0 +1,140 @@
+//! Helpers shared by the training tests: corpora, configurations, runs of the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary directory holding `pairs` synthetic number pairs (`data`) and
+/// `config/tiny.json` with batches of at most `max_tokens` tokens (`config`).
+pub struct Setup {
+    /// The directory, removed when dropped.
+    pub dir: tempfile::TempDir,
+    /// The pairs.
+    pub data: PathBuf,
+    /// The configuration.
+    pub config: PathBuf,
+}
+
+/// See [`Setup`].
+pub fn setup(pairs: usize, max_tokens: usize) -> Setup {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = numbers(dir.path(), pairs);
+    let config = tiny_config(dir.path(), "tiny.json", |c| {
+        c["data"]["max_tokens"] = max_tokens.into()
+    });
+    Setup { dir, data, config }
+}
+
+/// The repository's `config/tiny.json`, with `edit` applied to its JSON.
+pub fn tiny_config(dir: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tiny.json");
+    let text = std::fs::read_to_string(path).expect("config/tiny.json exists");
+    let mut config: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    edit(&mut config);
+    let path = dir.join(name);
+    std::fs::write(&path, config.to_string()).expect("writable temporary directory");
+    path
+}
+
+/// Writes `pairs` synthetic number pairs (seed 0) to `numbers.tsv` in `dir`.
+pub fn numbers(dir: &Path, pairs: usize) -> PathBuf {
+    let path = dir.join("numbers.tsv");
+    let output = run_in(
+        dir,
+        &[
+            "data",
+            "synthetic",
+            "--output",
+            path.to_str().expect("UTF-8 path"),
+            "--pairs",
+            &pairs.to_string(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    path
+}
+
+/// A command running the binary in `dir` with `args`, on the pure-Rust CPU backend unless
+/// `args` name another.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_transformer-mt"));
+    command.args(args).current_dir(dir).env(
+        "TRANSFORMER_MT_BACKEND",
+        crate::shared::cpu_backend().name(),
+    );
+    command
+}
+
+/// Runs the binary in `dir` with `args` and waits for it.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().expect("the binary runs")
+}
+
+/// `train --config CONFIG --data DATA --run RUN` and `extra`, which must succeed.
+pub fn train(dir: &Path, config: &Path, data: &Path, run: &Path, extra: &[&str]) -> Output {
+    let output = run_in(dir, &train_args(config, data, run, extra));
+    assert!(
+        output.status.success(),
+        "train failed:\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// The arguments of [`train`].
+pub fn train_args<'a>(
+    config: &'a Path,
+    data: &'a Path,
+    run: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let path = |p: &'a Path| p.to_str().expect("UTF-8 path");
+    let mut args = vec![
+        "train",
+        "--config",
+        path(config),
+        "--data",
+        path(data),
+        "--run",
+        path(run),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The epoch value of a metric, as the learner logged it: the `value,final` last line of
+/// `RUN/SPLIT/epoch-N/NAME.log`.
+pub fn epoch_metric(run: &Path, split: &str, epoch: usize, name: &str) -> f64 {
+    let path = run
+        .join(split)
+        .join(format!("epoch-{epoch}"))
+        .join(format!("{name}.log"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let last = text.lines().last().expect("a logged value");
+    last.strip_suffix(",final")
+        .unwrap_or_else(|| panic!("{}: no epoch value in {last:?}", path.display()))
+        .parse()
+        .expect("a number")
+}
+
+/// The per-epoch training and validation losses of epochs `1..=epochs`.
+pub fn loss_curve(run: &Path, epochs: usize) -> Vec<(f64, f64)> {
+    (1..=epochs)
+        .map(|epoch| {
+            (
+                epoch_metric(run, "train", epoch, "Loss"),
+                epoch_metric(run, "valid", epoch, "Loss"),
+            )
+        })
+        .collect()
+}

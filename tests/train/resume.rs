@@ -1,0 +1,144 @@
+//! Checkpoints and resume: a run stopped (cleanly or by SIGKILL) and resumed ends with the
+//! loss curve of a run that never stopped; a resume with another configuration is refused.
+
+use std::time::{Duration, Instant};
+
+use super::common::*;
+
+const EPOCHS: usize = 3;
+
+/// Curves equal to 1e-4, epoch by epoch, training and validation.
+fn assert_same_curve(a: &[(f64, f64)], b: &[(f64, f64)], what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (epoch, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x.0 - y.0).abs() < 1e-4 && (x.1 - y.1).abs() < 1e-4,
+            "{what}: epoch {} losses {x:?} vs {y:?}",
+            epoch + 1
+        );
+    }
+}
+
+#[test]
+fn stopped_or_killed_and_resumed_runs_match_an_uninterrupted_one() {
+    let Setup { dir, data, config } = setup(1500, 512);
+    let epochs = EPOCHS.to_string();
+
+    let whole = dir.path().join("whole");
+    train(dir.path(), &config, &data, &whole, &["--epochs", &epochs]);
+    let reference = loss_curve(&whole, EPOCHS);
+    assert!(reference[2].1 < reference[0].1, "{reference:?}");
+
+    // Stopped after one epoch, resumed with the same configuration file and more epochs.
+    let stopped = dir.path().join("stopped");
+    train(dir.path(), &config, &data, &stopped, &["--epochs", "1"]);
+    let output = train(
+        dir.path(),
+        &config,
+        &data,
+        &stopped,
+        &["--epochs", &epochs, "--resume"],
+    );
+    assert!(
+        stdout(&output).contains("resuming after epoch 1"),
+        "{}",
+        stdout(&output)
+    );
+    assert_same_curve(
+        &reference,
+        &loss_curve(&stopped, EPOCHS),
+        "stopped and resumed",
+    );
+
+    // Killed with SIGKILL in the middle of epoch 2, then resumed with the run's own config.
+    let killed = dir.path().join("killed");
+    let mut child = command(
+        dir.path(),
+        &train_args(&config, &data, &killed, &["--epochs", &epochs]),
+    )
+    .stdout(std::process::Stdio::null())
+    .spawn()
+    .expect("the binary starts");
+    let first = killed.join("checkpoint/scheduler-1.bpk");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !first.exists() {
+        assert!(Instant::now() < deadline, "no checkpoint after 5 minutes");
+        assert!(
+            child.try_wait().expect("waitable").is_none(),
+            "finished before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(!killed.join("model.bpk").exists(), "killed before the end");
+    let resume = run_in(
+        dir.path(),
+        &[
+            "train",
+            "--run",
+            killed.to_str().expect("UTF-8"),
+            "--resume",
+        ],
+    );
+    assert!(resume.status.success(), "{}", stderr(&resume));
+    assert_same_curve(
+        &reference,
+        &loss_curve(&killed, EPOCHS),
+        "killed and resumed",
+    );
+}
+
+#[test]
+fn a_resume_with_another_configuration_is_refused_naming_the_fields() {
+    let Setup { dir, data, config } = setup(1500, 512);
+    let run = dir.path().join("run");
+    train(dir.path(), &config, &data, &run, &["--epochs", "1"]);
+    let before = std::fs::read(run.join("config.json")).expect("config");
+
+    let other = tiny_config(dir.path(), "other.json", |c| {
+        c["data"]["max_tokens"] = 512.into();
+        c["model"]["d_model"] = 32.into();
+        c["training"]["label_smoothing"] = 0.2.into();
+    });
+    let output = run_in(
+        dir.path(),
+        &train_args(&other, &data, &run, &["--epochs", "2", "--resume"]),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("model.d_model (run: 64, given: 32)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("training.label_smoothing (run: 0.1, given: 0.2)"),
+        "{message}"
+    );
+    assert!(!message.contains("training.epochs"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+    assert_eq!(
+        std::fs::read(run.join("config.json")).expect("config"),
+        before
+    );
+    assert!(!run.join("train/epoch-2").exists(), "nothing trained");
+}
+
+#[test]
+fn resume_without_a_checkpoint_says_so() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = dir.path().join("nothing");
+    let output = run_in(
+        dir.path(),
+        &["train", "--run", run.to_str().expect("UTF-8"), "--resume"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("no complete checkpoint to resume from"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
+}
