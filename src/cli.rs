@@ -7,7 +7,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{self, Backend};
 use crate::config::RunConfig;
-use crate::data::{self, batch, fetch, synthetic};
+use crate::data::{self, batch, corpus, fetch, synthetic};
 use crate::train::run_dir::RunDir;
 use crate::train::{Stop, TrainOptions};
 
@@ -180,11 +180,7 @@ fn run_data(command: DataCommand) -> anyhow::Result<()> {
             seed,
         } => {
             let pairs = synthetic::number_pairs(pairs, seed);
-            let lines: String = pairs
-                .iter()
-                .map(|p| format!("{}\t{}\n", p.source, p.target))
-                .collect();
-            crate::fs::write_atomic(&output, lines.as_bytes())
+            corpus::write_pairs(&output, &pairs)
                 .with_context(|| format!("{}: cannot write", output.display()))?;
             println!(
                 "wrote {} synthetic pairs to {}",

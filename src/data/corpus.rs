@@ -182,6 +182,16 @@ pub fn normalize(text: &str) -> String {
     composed.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Writes `pairs` to `path` as `english<TAB>portuguese` lines, atomically: the file
+/// [`read_corpus`] reads back.
+pub fn write_pairs(path: &Path, pairs: &[Pair]) -> std::io::Result<()> {
+    let lines: String = pairs
+        .iter()
+        .map(|p| format!("{}\t{}\n", p.source, p.target))
+        .collect();
+    crate::fs::write_atomic(path, lines.as_bytes())
+}
+
 /// Reads and concatenates the pairs of `paths`.
 pub fn read_corpus(
     paths: &[PathBuf],

@@ -205,9 +205,10 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
         );
     }
     println!("configuration:\n{}", serde_json::to_string_pretty(&config)?);
-    run.write_config(&config)?;
 
     let files = data::corpus_files(&config.data, &options.data)?;
+    std::fs::create_dir_all(run.path())
+        .with_context(|| format!("{}: cannot create the run directory", run.path().display()))?;
     let vocabularies = match resume_from {
         Some(_) => Some(Vocabularies::load(run.path())?),
         None => None,
@@ -226,16 +227,6 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
     if prepared.valid.is_empty() {
         bail!("no validation pairs: raise `data.split.valid_fraction` or give a larger corpus");
     }
-    if resume_from.is_none() {
-        let lines: String = splits
-            .test
-            .iter()
-            .map(|p| format!("{}\t{}\n", p.source, p.target))
-            .collect();
-        crate::fs::write_atomic(&run.test_path(), lines.as_bytes())
-            .with_context(|| format!("{}: cannot write", run.test_path().display()))?;
-    }
-
     let device = options.backend.training_device()?;
     device.seed(config.training.seed);
     let model_config = config.model.transformer(
@@ -243,7 +234,6 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
         prepared.vocabularies.target.vocab_size(),
         config.data.max_len,
     );
-    run.write_model_config(&model_config)?;
     let model = TrainingModel::new(
         model_config.init(&device)?,
         config.training.label_smoothing,
@@ -259,6 +249,11 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
         check_checkpoint(&run, &model, epoch)?;
         run.forget_after(epoch)?;
         println!("resuming after epoch {epoch}");
+    }
+    run.write_config(&config)?;
+    run.write_model_config(&model_config)?;
+    if resume_from.is_none() {
+        run.write_test_pairs(&splits.test)?;
     }
 
     let training = &config.training;

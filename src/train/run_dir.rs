@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::config::RunConfig;
+use crate::data::corpus::{Pair, write_pairs};
 use crate::model::TransformerConfig;
 
 /// The checkpoint records of one epoch, all three needed to resume.
@@ -127,13 +128,17 @@ impl RunDir {
         RunConfig::load(&path)
     }
 
-    /// Writes the effective configuration (atomically), creating the directory.
+    /// Writes the effective configuration (atomically).
     pub fn write_config(&self, config: &RunConfig) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.path)
-            .with_context(|| format!("{}: cannot create the run directory", self.path.display()))?;
         let text = serde_json::to_string_pretty(config)?;
         crate::fs::write_atomic(&self.config_path(), format!("{text}\n").as_bytes())
             .with_context(|| format!("{}: cannot write", self.config_path().display()))
+    }
+
+    /// Writes the held-out test pairs as `english<TAB>portuguese` lines (atomically).
+    pub fn write_test_pairs(&self, pairs: &[Pair]) -> anyhow::Result<()> {
+        write_pairs(&self.test_path(), pairs)
+            .with_context(|| format!("{}: cannot write", self.test_path().display()))
     }
 
     /// Writes the full model configuration (atomically).

@@ -142,3 +142,56 @@ fn resume_without_a_checkpoint_says_so() {
     );
     assert!(!message.contains("panicked"), "{message}");
 }
+
+/// A checkpoint from another model, or a damaged one, is one error naming the file: Burn,
+/// which would panic on it, is never handed it.
+#[test]
+fn a_foreign_or_damaged_checkpoint_is_refused_naming_it() {
+    let Setup { dir, data, config } = setup(300, 512);
+    let run = dir.path().join("run");
+    train(dir.path(), &config, &data, &run, &["--epochs", "1"]);
+    let smaller = tiny_config(dir.path(), "smaller.json", |c| {
+        c["data"]["max_tokens"] = 512.into();
+        c["model"]["d_model"] = 32.into();
+    });
+    let other = dir.path().join("other");
+    train(dir.path(), &smaller, &data, &other, &["--epochs", "1"]);
+
+    let saved_config = std::fs::read(run.join("config.json")).expect("config");
+    let checkpoint = run.join("checkpoint/model-1.bpk");
+    let own = std::fs::read(&checkpoint).expect("checkpoint");
+    std::fs::copy(other.join("checkpoint/model-1.bpk"), &checkpoint).expect("copied");
+    let resume = [
+        "train",
+        "--run",
+        run.to_str().expect("UTF-8"),
+        "--resume",
+        "--epochs",
+        "2",
+    ];
+    let output = run_in(dir.path(), &resume);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("model-1.bpk: does not fit this model"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
+
+    std::fs::write(&checkpoint, own).expect("restored");
+    std::fs::write(run.join("checkpoint/optim-1.bpk"), b"not a checkpoint").expect("written");
+    let output = run_in(dir.path(), &resume);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("optim-1.bpk: unreadable optimiser checkpoint"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
+    assert!(!run.join("train/epoch-2").exists(), "nothing trained");
+    assert_eq!(
+        std::fs::read(run.join("config.json")).expect("config"),
+        saved_config,
+        "a refused resume rewrote config.json"
+    );
+}
