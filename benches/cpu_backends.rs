@@ -6,45 +6,23 @@
 //! Prints the median of 5 timed runs after one warm-up, for a forward pass with the loss and
 //! for a training step (forward and backward).
 
-use std::time::Instant;
+#[path = "common/mod.rs"]
+mod common;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use transformer_mt::backend::Backend;
-use transformer_mt::model::{PaddingMasks, TransformerConfig};
+use transformer_mt::model::PaddingMasks;
+
+use common::{VOCAB, median_seconds, model, tokens};
 
 const BATCH: usize = 64;
 const LEN: usize = 24;
-const VOCAB: usize = 8000;
-
-/// Median seconds of `runs` calls of `step` after one warm-up call.
-fn median_seconds(runs: usize, mut step: impl FnMut()) -> f64 {
-    step();
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            step();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[runs / 2]
-}
 
 /// (forward + loss, forward + loss + backward) median seconds on `device`.
 fn measure(device: &Device) -> (f64, f64) {
-    let model = TransformerConfig::new(VOCAB, VOCAB)
-        .with_d_model(256)
-        .with_d_ff(1024)
-        .with_n_encoder_layers(3)
-        .with_n_decoder_layers(3)
-        .with_tie_embeddings(true)
-        .init(device)
-        .expect("a valid configuration");
-    let ids: Vec<i64> = (0..BATCH * LEN)
-        .map(|i| (i * 37 % (VOCAB - 4) + 4) as i64)
-        .collect();
-    let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [BATCH, LEN]), device);
+    let model = model(device);
+    let tokens = tokens(BATCH, LEN, device);
     let masks = PaddingMasks::from_tokens(tokens.clone(), tokens.clone(), 0);
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let loss = || {

@@ -10,6 +10,7 @@ use crate::config::RunConfig;
 use crate::data::{self, batch, corpus, fetch, synthetic};
 use crate::train::run_dir::RunDir;
 use crate::train::{Stop, TrainOptions};
+use crate::translate::command::{InferOptions, infer};
 
 /// The Transformer of "Attention Is All You Need", learning English → Portuguese translation.
 #[derive(Debug, Parser)]
@@ -36,7 +37,7 @@ pub enum Command {
     /// Train a model on an English–Portuguese corpus: live dashboard, checkpoints, resume.
     Train(TrainArgs),
     /// Translate English sentences with a trained model.
-    Infer,
+    Infer(InferArgs),
     /// Score a trained model's translations with BLEU and chrF.
     Eval,
     /// Get, make and inspect corpora: download, synthetic numbers, tokenizer and batches.
@@ -88,6 +89,41 @@ pub struct TrainArgs {
     pub resume: bool,
 }
 
+/// The arguments of `infer`.
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// The trained run: a name (under artifacts/) or a directory.
+    #[arg(long, default_value = "default")]
+    pub run: PathBuf,
+    /// Beam size; 1 is greedy search.
+    #[arg(long, default_value_t = 4)]
+    pub beam: usize,
+    /// α of the length penalty ((5 + length) / 6)^α; 0 ranks by log-probability alone.
+    #[arg(long, default_value_t = 0.6)]
+    pub length_penalty: f64,
+    /// Print the N best translations of each sentence, as `index<TAB>score<TAB>translation`.
+    #[arg(long, default_value_t = 1)]
+    pub n_best: usize,
+    /// Longest translation in tokens (at most the model's max_len - 1).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Translate this file, a sentence a line.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Write the translations of --input here instead of the standard output.
+    #[arg(long, requires = "input")]
+    pub output: Option<PathBuf>,
+    /// Sentences decoded together.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Recompute the whole prefix at every step instead of caching keys and values.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Sentences to translate; without them, --input or the standard input (a prompt on a
+    /// terminal).
+    pub text: Vec<String>,
+}
+
 /// What a run reads and where it writes: shared by `train` and `data prepare`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -111,15 +147,26 @@ pub fn parse() -> Cli {
 /// Runs one command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let backend = Backend::from_name(&cli.backend)?;
-    let (name, issue) = match cli.command {
-        Command::Data(command) => return run_data(command),
-        Command::Train(args) => return train(args, backend),
-        Command::Infer => ("infer", 5),
-        Command::Eval => ("eval", 6),
-    };
-    bail!(
-        "`{name}` is not built yet (it arrives with issue #{issue}); nothing was run on {backend}"
-    )
+    match cli.command {
+        Command::Data(command) => run_data(command),
+        Command::Train(args) => train(args, backend),
+        Command::Infer(args) => infer(&InferOptions {
+            run: args.run,
+            backend,
+            beam: args.beam,
+            length_penalty: args.length_penalty,
+            n_best: args.n_best,
+            max_len: args.max_len,
+            input: args.input,
+            output: args.output,
+            batch_size: args.batch_size,
+            no_cache: args.no_cache,
+            text: args.text,
+        }),
+        Command::Eval => bail!(
+            "`eval` is not built yet (it arrives with issue #6); nothing was run on {backend}"
+        ),
+    }
 }
 
 fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {

@@ -14,3 +14,4 @@ pub mod data;
 pub mod fs;
 pub mod model;
 pub mod train;
+pub mod translate;

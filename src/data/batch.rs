@@ -172,7 +172,7 @@ impl Batcher<Vec<EncodedPair>, TranslationBatch> for TranslationBatcher {
 }
 
 /// Rows of ids as one `[rows, longest]` tensor, padded at the end with `<pad>`.
-fn padded(rows: &[Vec<u32>], device: &Device) -> Tensor<2, Int> {
+pub fn padded(rows: &[Vec<u32>], device: &Device) -> Tensor<2, Int> {
     let len = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
     let mut flat = Vec::with_capacity(rows.len() * len);
     for row in rows {

@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use super::mask::AttentionMask;
 
@@ -103,6 +103,44 @@ impl MultiHeadAttentionConfig {
     }
 }
 
+/// Keys and values projected by `W_K` and `W_V` and split into heads, `[batch, heads, len,
+/// d_k]` each: what incremental decoding keeps instead of recomputing them at every step.
+#[derive(Clone, Debug)]
+pub struct KeyValue {
+    /// `K·W_K`, per head.
+    pub key: Tensor<4>,
+    /// `V·W_V`, per head.
+    pub value: Tensor<4>,
+}
+
+impl KeyValue {
+    /// These positions followed by those of `newer`.
+    pub fn append(self, newer: KeyValue) -> KeyValue {
+        KeyValue {
+            key: Tensor::cat(vec![self.key, newer.key], 2),
+            value: Tensor::cat(vec![self.value, newer.value], 2),
+        }
+    }
+
+    /// The batch rows `rows`, in that order (beam search reorders its hypotheses).
+    pub fn select(self, rows: Tensor<1, Int>) -> KeyValue {
+        KeyValue {
+            key: self.key.select(0, rows.clone()),
+            value: self.value.select(0, rows),
+        }
+    }
+
+    /// Number of positions.
+    pub fn len(&self) -> usize {
+        self.key.dims()[2]
+    }
+
+    /// Whether there is no position.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl MultiHeadAttention {
     /// Attends from `query` `[batch, queries, d_model]` over `key` and `value`
     /// `[batch, keys, d_model]`. Self-attention passes the same tensor three times;
@@ -118,11 +156,29 @@ impl MultiHeadAttention {
         value: Tensor<3>,
         mask: Option<&AttentionMask>,
     ) -> (Tensor<3>, Tensor<4>) {
+        self.attend(query, &self.key_value(key, value), mask)
+    }
+
+    /// Projects keys and values `[batch, len, d_model]` into heads, for [`attend`](Self::attend).
+    pub fn key_value(&self, key: Tensor<3>, value: Tensor<3>) -> KeyValue {
+        KeyValue {
+            key: self.split_heads(self.key.forward(key)),
+            value: self.split_heads(self.value.forward(value)),
+        }
+    }
+
+    /// [`forward`](Self::forward) over keys and values already projected.
+    pub fn attend(
+        &self,
+        query: Tensor<3>,
+        key_value: &KeyValue,
+        mask: Option<&AttentionMask>,
+    ) -> (Tensor<3>, Tensor<4>) {
         let [batch, queries, d_model] = query.dims();
         let heads = scaled_dot_product_attention(
             self.split_heads(self.query.forward(query)),
-            self.split_heads(self.key.forward(key)),
-            self.split_heads(self.value.forward(value)),
+            key_value.key.clone(),
+            key_value.value.clone(),
             mask,
             &self.dropout,
         );

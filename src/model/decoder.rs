@@ -3,10 +3,10 @@
 
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use super::add_norm::AddNorm;
-use super::attention::{MultiHeadAttention, MultiHeadAttentionConfig};
+use super::attention::{KeyValue, MultiHeadAttention, MultiHeadAttentionConfig};
 use super::feed_forward::FeedForward;
 use super::mask::AttentionMask;
 use super::transformer::TransformerConfig;
@@ -71,20 +71,90 @@ impl DecoderLayer {
             self.self_attn
                 .forward(input.clone(), input.clone(), input, self_mask);
         let x = self.self_attn_norm.forward(x, context);
+        let memory = self.cross_attn.key_value(memory.clone(), memory);
+        let (hidden, cross_attention) =
+            self.attend_memory_and_feed_forward(x, &memory, memory_mask);
+        DecoderLayerOutput {
+            hidden,
+            self_attention,
+            cross_attention,
+        }
+    }
 
+    /// What [`step`](Self::step) keeps for this layer: no target position yet, and the
+    /// encoder–decoder attention's keys and values of `memory`, projected once.
+    pub fn start(&self, memory: Tensor<3>) -> LayerCache {
+        LayerCache {
+            targets: None,
+            memory: self.cross_attn.key_value(memory.clone(), memory),
+        }
+    }
+
+    /// The layer for the newest target position only, `x` `[batch, 1, d_model]`: its query
+    /// attends to the cached keys and values of the earlier positions and its own, which it
+    /// appends to `cache`. No causal mask is needed: the later positions do not exist yet.
+    /// Each step thus costs O(t) in the prefix length instead of recomputing the prefix.
+    pub fn step(
+        &self,
+        x: Tensor<3>,
+        cache: &mut LayerCache,
+        memory_mask: Option<&AttentionMask>,
+    ) -> Tensor<3> {
+        let input = self.self_attn_norm.sublayer_input(x.clone());
+        let newest = self.self_attn.key_value(input.clone(), input.clone());
+        let targets = match cache.targets.take() {
+            Some(earlier) => earlier.append(newest),
+            None => newest,
+        };
+        let (context, _) = self.self_attn.attend(input, &targets, None);
+        cache.targets = Some(targets);
+        let x = self.self_attn_norm.forward(x, context);
+        self.attend_memory_and_feed_forward(x, &cache.memory, memory_mask)
+            .0
+    }
+
+    /// The encoder–decoder attention and feed-forward sub-layers, each with its Add & Norm.
+    fn attend_memory_and_feed_forward(
+        &self,
+        x: Tensor<3>,
+        memory: &KeyValue,
+        memory_mask: Option<&AttentionMask>,
+    ) -> (Tensor<3>, Tensor<4>) {
         let input = self.cross_attn_norm.sublayer_input(x.clone());
-        let (context, cross_attention) =
-            self.cross_attn
-                .forward(input, memory.clone(), memory, memory_mask);
+        let (context, cross_attention) = self.cross_attn.attend(input, memory, memory_mask);
         let x = self.cross_attn_norm.forward(x, context);
-
         let hidden = self
             .feed_forward
             .forward(self.feed_forward_norm.sublayer_input(x.clone()));
-        DecoderLayerOutput {
-            hidden: self.feed_forward_norm.forward(x, hidden),
-            self_attention,
-            cross_attention,
+        (self.feed_forward_norm.forward(x, hidden), cross_attention)
+    }
+}
+
+/// What one decoder layer keeps between decoding steps.
+#[derive(Clone, Debug)]
+pub struct LayerCache {
+    /// Self-attention keys and values of the target positions decoded so far.
+    pub targets: Option<KeyValue>,
+    /// Encoder–decoder attention keys and values of the encoder output.
+    pub memory: KeyValue,
+}
+
+/// What the decoder keeps between decoding steps: one [`LayerCache`] per layer.
+#[derive(Clone, Debug)]
+pub struct DecoderCache {
+    /// Per layer, in order.
+    pub layers: Vec<LayerCache>,
+    /// Target positions decoded so far.
+    pub len: usize,
+}
+
+impl DecoderCache {
+    /// Keeps the hypotheses `rows` of the batch, in that order, as beam search does when it
+    /// extends some hypotheses and drops others. Only the target keys and values move: the
+    /// rows of one sentence share its encoder output, so its keys and values stay in place.
+    pub fn reorder(&mut self, rows: Tensor<1, Int>) {
+        for layer in &mut self.layers {
+            layer.targets = layer.targets.take().map(|kv| kv.select(rows.clone()));
         }
     }
 }
@@ -122,6 +192,34 @@ impl Decoder {
         }
     }
 
+    /// The cache of incremental decoding against the encoder's `memory`.
+    pub fn start(&self, memory: Tensor<3>) -> DecoderCache {
+        DecoderCache {
+            layers: self
+                .layers
+                .iter()
+                .map(|layer| layer.start(memory.clone()))
+                .collect(),
+            len: 0,
+        }
+    }
+
+    /// Decodes one more embedded position `x` `[batch, 1, d_model]`; see
+    /// [`DecoderLayer::step`].
+    pub fn step(
+        &self,
+        x: Tensor<3>,
+        cache: &mut DecoderCache,
+        memory_mask: Option<&AttentionMask>,
+    ) -> Tensor<3> {
+        let mut x = x;
+        for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
+            x = layer.step(x, layer_cache, memory_mask);
+        }
+        cache.len += 1;
+        self.normalise(x)
+    }
+
     /// Decodes the embedded target `x` `[batch, tgt_len, d_model]` against the encoder's
     /// `memory`; see [`DecoderLayer::forward`] for the masks.
     pub fn forward(
@@ -140,14 +238,18 @@ impl Decoder {
             self_attention.push(output.self_attention);
             cross_attention.push(output.cross_attention);
         }
-        let hidden = match &self.final_norm {
-            Some(norm) => norm.forward(x),
-            None => x,
-        };
         DecoderOutput {
-            hidden,
+            hidden: self.normalise(x),
             self_attention,
             cross_attention,
+        }
+    }
+
+    /// Pre-norm's final LayerNorm; post-norm's last layer already normalised.
+    fn normalise(&self, x: Tensor<3>) -> Tensor<3> {
+        match &self.final_norm {
+            Some(norm) => norm.forward(x),
+            None => x,
         }
     }
 }

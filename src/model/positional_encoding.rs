@@ -33,13 +33,24 @@ impl PositionalEncoding {
 
     /// `dropout(x + PE[0..len])` for `x` of shape `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.forward_from(x, 0)
+    }
+
+    /// `dropout(x + PE[start..start + len])`: the positions of a sequence's continuation, as
+    /// incremental decoding feeds it one token at a time.
+    pub fn forward_from(&self, x: Tensor<3>, start: usize) -> Tensor<3> {
         let [_, len, _] = x.dims();
         let [max_len, _] = self.table.dims();
         assert!(
-            len <= max_len,
-            "sequence of {len} positions exceeds the model's max_len {max_len}"
+            start + len <= max_len,
+            "sequence of {} positions exceeds the model's max_len {max_len}",
+            start + len
         );
-        let encoding = self.table.clone().slice(0..len).unsqueeze::<3>();
+        let encoding = self
+            .table
+            .clone()
+            .slice(start..start + len)
+            .unsqueeze::<3>();
         self.dropout.forward(x + encoding)
     }
 }

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
-use super::decoder::{Decoder, DecoderOutput};
+use super::decoder::{Decoder, DecoderCache, DecoderOutput};
 use super::embedding::ScaledEmbedding;
 use super::encoder::{Encoder, EncoderOutput};
 use super::mask::{AttentionMask, PaddingMasks};
@@ -235,6 +235,33 @@ impl Transformer {
             .or(AttentionMask::key_padding(masks.tgt.clone()));
         self.decoder
             .forward(x, memory, Some(&self_mask), Some(&masks.src_attention()))
+    }
+
+    /// The cache of incremental decoding against the encoder output `memory`
+    /// `[batch, src_len, d_model]`: the encoder–decoder keys and values of every layer,
+    /// computed once, and no target position yet.
+    pub fn start_decoding(&self, memory: Tensor<3>) -> DecoderCache {
+        self.decoder.start(memory)
+    }
+
+    /// Next-token logits `[batch, tgt_vocab_size]` after `tokens` `[batch]`, the tokens at the
+    /// next target position (`<s>` first): the same as the last position of
+    /// [`decode`](Self::decode) over the whole prefix, at the cost of one position.
+    /// `memory_mask` is the source padding ([`PaddingMasks::src_attention`]).
+    pub fn decode_step(
+        &self,
+        tokens: Tensor<1, Int>,
+        cache: &mut DecoderCache,
+        memory_mask: &AttentionMask,
+    ) -> Tensor<2> {
+        let [batch] = tokens.dims();
+        let x = self.positional_encoding.forward_from(
+            self.tgt_embedding().forward(tokens.reshape([batch, 1])),
+            cache.len,
+        );
+        let logits = self.generate(self.decoder.step(x, cache, Some(memory_mask)));
+        let [_, _, vocab] = logits.dims();
+        logits.reshape([batch, vocab])
     }
 
     /// The generator: logits `[batch, len, tgt_vocab_size]` from decoder states

@@ -4,6 +4,7 @@
 mod attention;
 mod backends;
 mod common;
+mod incremental;
 mod positional_encoding;
 mod reference;
 #[path = "../shared/mod.rs"]

@@ -24,6 +24,38 @@ pub fn setup(pairs: usize, max_tokens: usize) -> Setup {
     Setup { dir, data, config }
 }
 
+/// Epochs of [`trained_numbers`].
+pub const TRAINED_EPOCHS: usize = 10;
+
+/// A run of `config/tiny.json` trained for [`TRAINED_EPOCHS`] epochs on 20,000 synthetic
+/// number pairs, shared by the tests that need a model that learned something.
+pub struct Trained {
+    /// The pairs.
+    pub data: PathBuf,
+    /// The run directory.
+    pub run: PathBuf,
+    /// What `train` printed.
+    pub stdout: String,
+    _dir: tempfile::TempDir,
+}
+
+/// See [`Trained`]; trained once per test binary.
+pub fn trained_numbers() -> &'static Trained {
+    static TRAINED: std::sync::OnceLock<Trained> = std::sync::OnceLock::new();
+    TRAINED.get_or_init(|| {
+        let Setup { dir, data, config } = setup(20_000, 2048);
+        let run = dir.path().join("run");
+        let epochs = TRAINED_EPOCHS.to_string();
+        let output = train(dir.path(), &config, &data, &run, &["--epochs", &epochs]);
+        Trained {
+            data,
+            run,
+            stdout: stdout(&output),
+            _dir: dir,
+        }
+    })
+}
+
 /// The repository's `config/tiny.json`, with `edit` applied to its JSON.
 pub fn tiny_config(dir: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tiny.json");

@@ -1,4 +1,5 @@
-//! Tests of training: what it learns, its output, checkpoints and resume, guards, backends.
+//! Tests of training, and of translating with what it trained: what it learns, its output,
+//! checkpoints and resume, guards, backends, inputs and outputs of `infer`.
 
 mod backends;
 mod common;
@@ -7,3 +8,4 @@ mod learning;
 mod resume;
 #[path = "../shared/mod.rs"]
 mod shared;
+mod translate;

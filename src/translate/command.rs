@@ -1,0 +1,187 @@
+//! `transformer-mt infer`: sentences from the command line, a file, a pipe or a prompt.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::search::Decoding;
+use super::{SearchSettings, Translation, Translator};
+use crate::backend::Backend;
+use crate::train::run_dir::RunDir;
+
+/// What `infer` was asked to do.
+#[derive(Clone, Debug)]
+pub struct InferOptions {
+    /// The trained run.
+    pub run: PathBuf,
+    /// Where the model runs.
+    pub backend: Backend,
+    /// Beam size; 1 is greedy search.
+    pub beam: usize,
+    /// α of the length penalty.
+    pub length_penalty: f64,
+    /// Translations printed per sentence.
+    pub n_best: usize,
+    /// Longest translation in tokens, if lower than the model's.
+    pub max_len: Option<usize>,
+    /// A file of sentences, one a line.
+    pub input: Option<PathBuf>,
+    /// Where the translations of `input` go.
+    pub output: Option<PathBuf>,
+    /// Sentences decoded together.
+    pub batch_size: usize,
+    /// Recompute the prefix at every step instead of caching keys and values.
+    pub no_cache: bool,
+    /// Sentences given as arguments.
+    pub text: Vec<String>,
+}
+
+/// Translates as `options` say.
+pub fn infer(options: &InferOptions) -> anyhow::Result<()> {
+    if options.beam == 0 || options.batch_size == 0 || options.max_len == Some(0) {
+        bail!("--beam, --batch-size and --max-len must be at least 1");
+    }
+    if options.n_best == 0 || options.n_best > options.beam {
+        bail!(
+            "--n-best must be between 1 and --beam ({}), got {}",
+            options.beam,
+            options.n_best
+        );
+    }
+    if !options.text.is_empty() && options.input.is_some() {
+        bail!("give sentences either as arguments or with --input, not both");
+    }
+    let translator = Translator::load(&RunDir::from_arg(&options.run), options.backend)?;
+    let settings = SearchSettings {
+        beam: options.beam,
+        alpha: options.length_penalty,
+        n_best: options.n_best,
+        max_tokens: options.max_len.unwrap_or(usize::MAX),
+        decoding: if options.no_cache {
+            Decoding::Recompute
+        } else {
+            Decoding::Cached
+        },
+        batch_size: options.batch_size,
+    };
+    if let Some(input) = &options.input {
+        let text = std::fs::read_to_string(input)
+            .with_context(|| format!("{}: cannot read", input.display()))?;
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let output = translate_lines(&translator, &lines, 0, &settings, true)?;
+        return match &options.output {
+            Some(path) => crate::fs::write_atomic(path, output.as_bytes())
+                .with_context(|| format!("{}: cannot write", path.display())),
+            None => {
+                print!("{output}");
+                Ok(())
+            }
+        };
+    }
+    if !options.text.is_empty() {
+        print!(
+            "{}",
+            translate_lines(&translator, &options.text, 0, &settings, false)?
+        );
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    if interactive {
+        eprintln!(
+            "English → Portuguese, model of {}; an empty line or Ctrl-D ends.",
+            options.run.display()
+        );
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut lines = stdin.lock().lines().enumerate();
+    loop {
+        if interactive {
+            eprint!("> ");
+        }
+        let Some((index, line)) = lines.next() else {
+            break;
+        };
+        let line = line.context("cannot read the standard input")?;
+        if interactive && line.trim().is_empty() {
+            break;
+        }
+        let output = translate_lines(&translator, &[line], index, &settings, false)?;
+        stdout
+            .write_all(output.as_bytes())
+            .and_then(|()| stdout.flush())
+            .context("cannot write the standard output")?;
+    }
+    Ok(())
+}
+
+/// Translates `lines` and formats them: one line per input line, or with `n_best` above 1,
+/// `index<TAB>score<TAB>translation` lines, the index of the input line counted from 0 (as
+/// Marian's n-best lists) and starting at `first_index`.
+fn translate_lines(
+    translator: &Translator,
+    lines: &[String],
+    first_index: usize,
+    settings: &SearchSettings,
+    show_progress: bool,
+) -> anyhow::Result<String> {
+    let mut sources = Vec::with_capacity(lines.len());
+    for (number, line) in lines.iter().enumerate() {
+        let (ids, cut) = translator.encode(line.trim())?;
+        if cut {
+            eprintln!(
+                "warning: line {} is longer than the model's {} positions: translating its first {} tokens",
+                number + 1,
+                translator.max_len(),
+                translator.max_len()
+            );
+        }
+        sources.push(ids);
+    }
+    let bar = (show_progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(lines.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} sentences, {per_sec}, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let translations = translator.translate(&sources, settings, |done| {
+        if let Some(bar) = &bar {
+            bar.inc(done as u64);
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(format_translations(
+        &translations,
+        first_index,
+        settings.n_best,
+    ))
+}
+
+fn format_translations(
+    translations: &[Vec<Translation>],
+    first_index: usize,
+    n_best: usize,
+) -> String {
+    let mut output = String::new();
+    for (index, candidates) in (first_index..).zip(translations) {
+        if n_best <= 1 {
+            let text = candidates.first().map(|t| t.text.as_str()).unwrap_or("");
+            output.push_str(text);
+            output.push('\n');
+        } else {
+            for translation in candidates {
+                output.push_str(&format!(
+                    "{index}\t{:.4}\t{}\n",
+                    translation.score, translation.text
+                ));
+            }
+        }
+    }
+    output
+}

@@ -1,0 +1,186 @@
+//! Translating with a trained run: load it, encode, search, decode.
+//!
+//! | part | file |
+//! |---|---|
+//! | greedy and beam search, cached or recomputed decoding | [`search`] |
+
+pub mod command;
+pub mod search;
+
+use anyhow::{Context, anyhow, bail};
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::backend::Backend;
+use crate::data::Vocabularies;
+use crate::data::batch::padded;
+use crate::model::Transformer;
+use crate::train::run_dir::RunDir;
+use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
+
+/// How to search for translations.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchSettings {
+    /// Beam size; 1 is greedy search.
+    pub beam: usize,
+    /// α of the GNMT length penalty.
+    pub alpha: f64,
+    /// Translations returned per sentence.
+    pub n_best: usize,
+    /// Longest translation in tokens; at most the model's `max_len - 1`.
+    pub max_tokens: usize,
+    /// Cached or recomputed decoding.
+    pub decoding: Decoding,
+    /// Sentences decoded together.
+    pub batch_size: usize,
+}
+
+/// One translation of a sentence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Translation {
+    /// The detokenised text.
+    pub text: String,
+    /// The search's score (log-probability over the length penalty).
+    pub score: f64,
+    /// The target token ids.
+    pub tokens: Vec<u32>,
+}
+
+/// A trained model with its tokenizer, ready to translate.
+pub struct Translator {
+    model: Transformer,
+    vocabularies: Vocabularies,
+    /// Longest sequence the model has positions for.
+    max_len: usize,
+    device: Device,
+}
+
+impl Translator {
+    /// Loads the run directory's model configuration, tokenizer and best weights on `backend`.
+    pub fn load(run: &RunDir, backend: Backend) -> anyhow::Result<Self> {
+        let weights = run.weights_path();
+        if !weights.exists() {
+            bail!(
+                "{}: no model.bpk: train the run first (`transformer-mt train --run {}`)",
+                run.path().display(),
+                run.path().display()
+            );
+        }
+        let config = run.model_config()?;
+        let vocabularies = Vocabularies::load(run.path())?;
+        for (side, tokenizer, expected) in [
+            ("source", &vocabularies.source, config.src_vocab_size),
+            ("target", &vocabularies.target, config.tgt_vocab_size),
+        ] {
+            if tokenizer.vocab_size() != expected {
+                bail!(
+                    "{}: the {side} tokenizer has {} tokens but model.json expects {expected}",
+                    run.path().display(),
+                    tokenizer.vocab_size()
+                );
+            }
+        }
+        let device = backend.device()?;
+        let model = config
+            .init(&device)
+            .map_err(|e| anyhow!("{}: {e}", run.model_config_path().display()))?
+            .try_load_file(&weights)
+            .map_err(|e| anyhow!("{}: does not fit model.json: {e:?}", weights.display()))?;
+        Ok(Self {
+            model,
+            vocabularies,
+            max_len: config.max_len,
+            device,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Transformer {
+        &self.model
+    }
+
+    /// Longest sequence the model has positions for.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Source ids of `sentence`, cut to the model's `max_len`; `true` when cut.
+    pub fn encode(&self, sentence: &str) -> anyhow::Result<(Vec<u32>, bool)> {
+        let mut ids = self
+            .vocabularies
+            .source
+            .encode(sentence)
+            .with_context(|| format!("cannot tokenize {sentence:?}"))?;
+        let cut = ids.len() > self.max_len;
+        ids.truncate(self.max_len);
+        Ok((ids, cut))
+    }
+
+    /// Translates encoded sentences: `settings.batch_size` at a time, shortest first so that
+    /// a batch holds sentences of similar length, each result back in input order. An empty
+    /// sentence translates to an empty one.
+    pub fn translate(
+        &self,
+        sources: &[Vec<u32>],
+        settings: &SearchSettings,
+        mut progress: impl FnMut(usize),
+    ) -> anyhow::Result<Vec<Vec<Translation>>> {
+        let mut order: Vec<usize> = (0..sources.len()).collect();
+        order.sort_by_key(|&i| sources[i].len());
+        let mut results: Vec<Vec<Translation>> = vec![Vec::new(); sources.len()];
+        let max_tokens = settings
+            .max_tokens
+            .min(self.max_len.saturating_sub(1))
+            .max(1);
+        for chunk in order.chunks(settings.batch_size.max(1)) {
+            let (empty, nonempty): (Vec<usize>, Vec<usize>) =
+                chunk.iter().partition(|&&i| sources[i].is_empty());
+            for i in empty {
+                results[i] = vec![Translation {
+                    text: String::new(),
+                    score: 0.0,
+                    tokens: Vec::new(),
+                }];
+            }
+            if !nonempty.is_empty() {
+                let rows: Vec<Vec<u32>> = nonempty.iter().map(|&i| sources[i].clone()).collect();
+                let src = padded(&rows, &self.device);
+                let found: Vec<Vec<Hypothesis>> = if settings.beam <= 1 {
+                    greedy(&self.model, src, max_tokens, settings.decoding)
+                        .into_iter()
+                        .map(|h| vec![h])
+                        .collect()
+                } else {
+                    let options = BeamOptions {
+                        beam: settings.beam,
+                        alpha: settings.alpha,
+                        n_best: settings.n_best,
+                        max_tokens,
+                    };
+                    beam_search(&self.model, src, options, settings.decoding)
+                };
+                for (&i, hypotheses) in nonempty.iter().zip(found) {
+                    results[i] = hypotheses
+                        .into_iter()
+                        .map(|h| self.detokenize(h))
+                        .collect::<anyhow::Result<_>>()?;
+                }
+            }
+            progress(chunk.len());
+        }
+        Ok(results)
+    }
+
+    fn detokenize(&self, hypothesis: Hypothesis) -> anyhow::Result<Translation> {
+        let text = self
+            .vocabularies
+            .target
+            .decode(&hypothesis.tokens)
+            .context("cannot detokenize a translation")?;
+        Ok(Translation {
+            text,
+            score: hypothesis.score,
+            tokens: hypothesis.tokens,
+        })
+    }
+}

@@ -1,0 +1,354 @@
+//! Finding a translation: greedy and beam search over the decoder's next-token distribution.
+//!
+//! Both run a whole batch of sentences at once. The encoder runs once per batch; the decoder
+//! either runs incrementally, one position per step against its key/value cache
+//! ([`Transformer::decode_step`]), or, for comparison, recomputes the whole prefix at every
+//! step as a naive loop does ([`Decoding::Recompute`]).
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
+use crate::model::decoder::DecoderCache;
+use crate::model::{AttentionMask, PaddingMasks, Transformer};
+
+/// How the decoder computes each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoding {
+    /// One position per step against the cached keys and values: O(t) per step.
+    Cached,
+    /// The whole prefix again at every step: O(t²) per step; the reference.
+    Recompute,
+}
+
+/// A translation found by the search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hypothesis {
+    /// Target ids, without `<s>` or `</s>`.
+    pub tokens: Vec<u32>,
+    /// Sum of the log-probabilities of the tokens and of `</s>` (when it was reached).
+    pub log_prob: f64,
+    /// `log_prob / lp(length)`, the quantity beam search ranks by.
+    pub score: f64,
+}
+
+/// GNMT's length penalty (Wu et al. 2016, eq. 14), as in Marian and Hugging Face:
+/// `lp(Y) = ((5 + |Y|) / 6)^α`; α = 0 ranks by the plain sum of log-probabilities.
+pub fn length_penalty(length: usize, alpha: f64) -> f64 {
+    ((5.0 + length as f64) / 6.0).powf(alpha)
+}
+
+/// The decoder's state during a search: the encoder output, the cache or the prefixes.
+struct Decoder<'a> {
+    model: &'a Transformer,
+    memory: Tensor<3>,
+    memory_mask: AttentionMask,
+    src_padding: Tensor<2, burn::tensor::Bool>,
+    /// The cache of [`Decoding::Cached`].
+    cache: Option<DecoderCache>,
+    /// Every row's tokens so far, `<s>` first, for [`Decoding::Recompute`].
+    prefixes: Vec<Vec<u32>>,
+}
+
+impl<'a> Decoder<'a> {
+    /// Encodes `src` `[batch, src_len]` and repeats each sentence's encoder output `copies`
+    /// times, once per hypothesis (the repeat happens once, not per step).
+    fn new(model: &'a Transformer, src: Tensor<2, Int>, copies: usize, decoding: Decoding) -> Self {
+        let device = src.device();
+        let [batch, _] = src.dims();
+        let rows: Vec<i64> = (0..batch as i64)
+            .flat_map(|b| std::iter::repeat_n(b, copies))
+            .collect();
+        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch * copies]), &device);
+        let src = src.select(0, rows);
+        let masks = PaddingMasks::from_tokens(
+            src.clone(),
+            Tensor::<2, Int>::full([batch * copies, 1], BOS_ID as i64, &device),
+            PAD_ID as usize,
+        );
+        let memory = model.encode(src, &masks).memory;
+        Self {
+            model,
+            cache: (decoding == Decoding::Cached).then(|| model.start_decoding(memory.clone())),
+            memory,
+            memory_mask: masks.src_attention(),
+            src_padding: masks.src,
+            prefixes: vec![Vec::new(); batch * copies],
+        }
+    }
+
+    /// Log-probabilities `[rows, vocab]` of the next token after `tokens`, one per row.
+    fn step(&mut self, tokens: &[u32]) -> Vec<Vec<f32>> {
+        let device = self.memory.device();
+        let logits = match &mut self.cache {
+            Some(cache) => self
+                .model
+                .decode_step(ids(tokens, &device), cache, &self.memory_mask),
+            None => {
+                for (prefix, &token) in self.prefixes.iter_mut().zip(tokens) {
+                    prefix.push(token);
+                }
+                let len = self.prefixes[0].len();
+                let flat: Vec<i64> = self.prefixes.iter().flatten().map(|&t| t as i64).collect();
+                let tgt_in = Tensor::<2, Int>::from_data(
+                    TensorData::new(flat, [tokens.len(), len]),
+                    &device,
+                );
+                // No target position is padding: whatever a finished row is fed, it is
+                // attended to, exactly as the cache attends to it.
+                let masks = PaddingMasks {
+                    src: self.src_padding.clone(),
+                    tgt: tgt_in.clone().equal_elem(-1),
+                };
+                let hidden = self
+                    .model
+                    .decode(tgt_in, self.memory.clone(), &masks)
+                    .hidden;
+                let logits = self.model.generate(hidden);
+                let [rows, _, vocab] = logits.dims();
+                logits
+                    .slice([0..rows, len - 1..len, 0..vocab])
+                    .reshape([rows, vocab])
+            }
+        };
+        let [rows, vocab] = logits.dims();
+        let values = log_softmax(logits, 1)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 log-probabilities");
+        (0..rows)
+            .map(|r| {
+                let mut row = values[r * vocab..(r + 1) * vocab].to_vec();
+                // A translation never contains padding or a second start.
+                for special in [PAD_ID, BOS_ID] {
+                    row[special as usize] = f32::NEG_INFINITY;
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// Keeps the rows `rows` of the batch, in that order.
+    fn reorder(&mut self, rows: &[usize]) {
+        match &mut self.cache {
+            Some(cache) => {
+                let indices: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+                cache.reorder(ids(&indices, &self.memory.device()));
+            }
+            None => self.prefixes = rows.iter().map(|&r| self.prefixes[r].clone()).collect(),
+        }
+    }
+}
+
+/// `values` as a `[len]` tensor of ids.
+fn ids(values: &[u32], device: &burn::tensor::Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+    let len = values.len();
+    Tensor::from_data(TensorData::new(values, [len]), device)
+}
+
+/// The most probable token at every step, for each sentence of `src` `[batch, src_len]`,
+/// until `</s>` or `max_tokens` tokens (the translation then ends unfinished).
+pub fn greedy(
+    model: &Transformer,
+    src: Tensor<2, Int>,
+    max_tokens: usize,
+    decoding: Decoding,
+) -> Vec<Hypothesis> {
+    let [batch, _] = src.dims();
+    let mut decoder = Decoder::new(model, src, 1, decoding);
+    let mut hypotheses = vec![
+        Hypothesis {
+            tokens: Vec::new(),
+            log_prob: 0.0,
+            score: 0.0,
+        };
+        batch
+    ];
+    let mut finished = vec![false; batch];
+    let mut next = vec![BOS_ID; batch];
+    for _ in 0..max_tokens {
+        let log_probs = decoder.step(&next);
+        for (row, log_probs) in log_probs.iter().enumerate() {
+            let (token, log_prob) = best(log_probs);
+            next[row] = token;
+            if finished[row] {
+                continue;
+            }
+            let hypothesis = &mut hypotheses[row];
+            hypothesis.log_prob += log_prob as f64;
+            if token == EOS_ID {
+                finished[row] = true;
+            } else {
+                hypothesis.tokens.push(token);
+            }
+        }
+        if finished.iter().all(|&f| f) {
+            break;
+        }
+    }
+    for hypothesis in &mut hypotheses {
+        hypothesis.score = hypothesis.log_prob;
+    }
+    hypotheses
+}
+
+/// The token of highest log-probability and that log-probability.
+fn best(log_probs: &[f32]) -> (u32, f32) {
+    let (token, &log_prob) = log_probs
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .expect("a non-empty vocabulary");
+    (token as u32, log_prob)
+}
+
+/// The settings of [`beam_search`].
+#[derive(Clone, Copy, Debug)]
+pub struct BeamOptions {
+    /// Hypotheses kept per sentence, `K`.
+    pub beam: usize,
+    /// α of the [`length_penalty`].
+    pub alpha: f64,
+    /// Hypotheses returned per sentence, best first (at most `beam`).
+    pub n_best: usize,
+    /// Longest translation, in tokens (without `</s>`).
+    pub max_tokens: usize,
+}
+
+/// Beam search: each sentence keeps its `beam` best prefixes; each step extends every prefix
+/// by its best tokens and keeps the `beam` best extensions by log-probability; an extension
+/// that ends with `</s>` is set aside as finished instead. A sentence is done when `beam`
+/// hypotheses have finished and none still alive scores above the worst of them (Hugging
+/// Face's criterion; exact when α = 0, where extending only lowers a score), or at
+/// `max_tokens` tokens, where the hypotheses still alive end unfinished. Returns the `n_best`
+/// finished hypotheses of each sentence by [`Hypothesis::score`], best first.
+pub fn beam_search(
+    model: &Transformer,
+    src: Tensor<2, Int>,
+    options: BeamOptions,
+    decoding: Decoding,
+) -> Vec<Vec<Hypothesis>> {
+    let [batch, _] = src.dims();
+    let k = options.beam.max(1);
+    let mut decoder = Decoder::new(model, src, k, decoding);
+    // Row b·K + i holds hypothesis i of sentence b; at the start only i = 0 is alive, so
+    // the first step does not pick K copies of the same token.
+    let mut alive: Vec<Option<Hypothesis>> = (0..batch * k)
+        .map(|row| {
+            (row % k == 0).then(|| Hypothesis {
+                tokens: Vec::new(),
+                log_prob: 0.0,
+                score: 0.0,
+            })
+        })
+        .collect();
+    let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
+    let mut next = vec![BOS_ID; batch * k];
+    for _ in 0..options.max_tokens {
+        let log_probs = decoder.step(&next);
+        let mut rows = Vec::with_capacity(batch * k);
+        let mut extended: Vec<Option<Hypothesis>> = Vec::with_capacity(batch * k);
+        for (sentence, done) in finished.iter_mut().enumerate() {
+            let first = sentence * k;
+            let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
+            for (row, hypothesis) in alive.iter().enumerate().skip(first).take(k) {
+                if let Some(hypothesis) = hypothesis {
+                    for (token, log_prob) in top(&log_probs[row], k + 1) {
+                        candidates.push((hypothesis.log_prob + log_prob as f64, row, token));
+                    }
+                }
+            }
+            candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut kept = Vec::with_capacity(k);
+            for (log_prob, row, token) in candidates {
+                if kept.len() == k {
+                    break;
+                }
+                let mut tokens = alive[row]
+                    .as_ref()
+                    .map(|h| h.tokens.clone())
+                    .unwrap_or_default();
+                let ends = token == EOS_ID;
+                if !ends {
+                    tokens.push(token);
+                }
+                let hypothesis = Hypothesis {
+                    score: log_prob / length_penalty(tokens.len() + 1, options.alpha),
+                    tokens,
+                    log_prob,
+                };
+                if ends {
+                    done.push(hypothesis);
+                    done.sort_by(|a, b| b.score.total_cmp(&a.score));
+                    done.truncate(k);
+                } else {
+                    kept.push((row, token, hypothesis));
+                }
+            }
+            let best_alive = kept
+                .iter()
+                .map(|(.., h)| h.score)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let worst_finished = done.last().map(|h| h.score);
+            if done.len() == k && worst_finished.is_some_and(|worst| best_alive <= worst) {
+                kept.clear();
+            }
+            for (i, slot) in (first..first + k).enumerate() {
+                match kept.get_mut(i) {
+                    Some((row, token, hypothesis)) => {
+                        rows.push(*row);
+                        next[slot] = *token;
+                        extended.push(Some(std::mem::replace(
+                            hypothesis,
+                            Hypothesis {
+                                tokens: Vec::new(),
+                                log_prob: 0.0,
+                                score: 0.0,
+                            },
+                        )));
+                    }
+                    None => {
+                        rows.push(first);
+                        extended.push(None);
+                    }
+                }
+            }
+        }
+        alive = extended;
+        if alive.iter().all(Option::is_none) {
+            break;
+        }
+        decoder.reorder(&rows);
+    }
+    // Out of room: the hypotheses still alive end here, unfinished.
+    for (row, hypothesis) in alive.into_iter().enumerate() {
+        if let Some(hypothesis) = hypothesis {
+            finished[row / k].push(hypothesis);
+        }
+    }
+    finished
+        .into_iter()
+        .map(|mut hypotheses| {
+            hypotheses.sort_by(|a, b| b.score.total_cmp(&a.score));
+            hypotheses.truncate(options.n_best.max(1));
+            hypotheses
+        })
+        .collect()
+}
+
+/// The `n` tokens of highest log-probability, best first.
+fn top(log_probs: &[f32], n: usize) -> Vec<(u32, f32)> {
+    let mut indices: Vec<usize> = (0..log_probs.len()).collect();
+    let n = n.min(indices.len());
+    indices.select_nth_unstable_by(n.saturating_sub(1), |&a, &b| {
+        log_probs[b].total_cmp(&log_probs[a])
+    });
+    indices.truncate(n);
+    indices.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]));
+    indices
+        .into_iter()
+        .map(|i| (i as u32, log_probs[i]))
+        .collect()
+}
