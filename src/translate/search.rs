@@ -295,19 +295,13 @@ pub fn beam_search(
             if done.len() == k && worst_finished.is_some_and(|worst| best_alive <= worst) {
                 kept.clear();
             }
-            for (i, slot) in (first..first + k).enumerate() {
-                match kept.get_mut(i) {
+            let mut kept = kept.into_iter();
+            for next_token in next.iter_mut().skip(first).take(k) {
+                match kept.next() {
                     Some((row, token, hypothesis)) => {
-                        rows.push(*row);
-                        next[slot] = *token;
-                        extended.push(Some(std::mem::replace(
-                            hypothesis,
-                            Hypothesis {
-                                tokens: Vec::new(),
-                                log_prob: 0.0,
-                                score: 0.0,
-                            },
-                        )));
+                        rows.push(row);
+                        *next_token = token;
+                        extended.push(Some(hypothesis));
                     }
                     None => {
                         rows.push(first);
