@@ -1,15 +1,18 @@
-//! The command line: `transformer-mt [--backend NAME] <train | infer | eval | data>`.
+//! The command line: `transformer-mt [--backend NAME] <train | infer | eval | attention | data>`.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{self, Backend};
 use crate::config::RunConfig;
 use crate::data::{self, batch, corpus, fetch, synthetic};
+use crate::eval::{EvalOptions, eval};
+use crate::plot::{AttentionOptions, attention};
 use crate::train::run_dir::RunDir;
 use crate::train::{Stop, TrainOptions};
+use crate::translate::SearchSettings;
 use crate::translate::command::{InferOptions, infer};
 
 /// The Transformer of "Attention Is All You Need", learning English → Portuguese translation.
@@ -38,8 +41,12 @@ pub enum Command {
     Train(TrainArgs),
     /// Translate English sentences with a trained model.
     Infer(InferArgs),
-    /// Score a trained model's translations with BLEU and chrF.
-    Eval,
+    /// Score translations with BLEU and chrF exactly as sacreBLEU does: a run's test pairs, or
+    /// any hypothesis file against references.
+    Eval(EvalArgs),
+    /// Draw a sentence's attention weights (every layer and head) or the positional encoding
+    /// as heatmaps, PNG and SVG.
+    Attention(AttentionArgs),
     /// Get, make and inspect corpora: download, synthetic numbers, tokenizer and batches.
     #[command(subcommand)]
     Data(DataCommand),
@@ -89,39 +96,106 @@ pub struct TrainArgs {
     pub resume: bool,
 }
 
-/// The arguments of `infer`.
+/// How translations are searched for: shared by `infer`, `eval` and `attention`.
 #[derive(Debug, Args)]
-pub struct InferArgs {
-    /// The trained run: a name (under artifacts/) or a directory.
-    #[arg(long, default_value = "default")]
-    pub run: PathBuf,
+pub struct SearchArgs {
     /// Beam size; 1 is greedy search.
     #[arg(long, default_value_t = 4)]
     pub beam: usize,
     /// α of the length penalty ((5 + length) / 6)^α; 0 ranks by log-probability alone.
     #[arg(long, default_value_t = 0.6)]
     pub length_penalty: f64,
-    /// Print the N best translations of each sentence, as `index<TAB>score<TAB>translation`.
-    #[arg(long, default_value_t = 1)]
-    pub n_best: usize,
     /// Longest translation in tokens (at most the model's max_len - 1).
     #[arg(long)]
     pub max_len: Option<usize>,
-    /// Translate this file, a sentence a line.
-    #[arg(long)]
-    pub input: Option<PathBuf>,
-    /// Write the translations of --input here instead of the standard output.
-    #[arg(long, requires = "input")]
-    pub output: Option<PathBuf>,
     /// Sentences decoded together.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Recompute the whole prefix at every step instead of caching keys and values.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+impl SearchArgs {
+    fn settings(&self, n_best: usize) -> anyhow::Result<SearchSettings> {
+        SearchSettings::checked(
+            self.beam,
+            self.length_penalty,
+            n_best,
+            self.max_len,
+            self.batch_size,
+            self.no_cache,
+        )
+    }
+}
+
+/// The arguments of `infer`.
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// The trained run: a name (under artifacts/) or a directory.
+    #[arg(long, default_value = "default")]
+    pub run: PathBuf,
+    /// How translations are searched for.
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// Print the N best translations of each sentence, as `index<TAB>score<TAB>translation`.
+    #[arg(long, default_value_t = 1)]
+    pub n_best: usize,
+    /// Translate this file, a sentence a line.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Write the translations of --input here instead of the standard output.
+    #[arg(long, requires = "input")]
+    pub output: Option<PathBuf>,
     /// Sentences to translate; without them, --input or the standard input (a prompt on a
     /// terminal).
     pub text: Vec<String>,
+}
+
+/// The arguments of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The trained run: its test pairs are translated and scored.
+    #[arg(long, default_value = "default")]
+    pub run: PathBuf,
+    /// Pairs (`english<TAB>portuguese` lines) to translate and score instead of the run's
+    /// held-out test.tsv.
+    #[arg(long, conflicts_with = "hyp")]
+    pub test: Option<PathBuf>,
+    /// Score this file of translations (a line each) instead of translating: no model needed.
+    #[arg(long, requires = "reference")]
+    pub hyp: Option<PathBuf>,
+    /// The reference translations of --hyp, a line each; repeat for several references.
+    #[arg(long = "ref", id = "reference", requires = "hyp", num_args = 1..)]
+    pub references: Vec<PathBuf>,
+    /// How translations are searched for.
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// Print one JSON object instead of sacreBLEU-style text lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `attention`.
+#[derive(Debug, Args)]
+pub struct AttentionArgs {
+    /// The trained run.
+    #[arg(long, default_value = "default")]
+    pub run: PathBuf,
+    /// Where the pictures go (default: <run>/attention).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Draw the positional-encoding matrix of the run's model (the sinusoids).
+    #[arg(long)]
+    pub positional: bool,
+    /// Positions drawn by --positional (default: the model's max_len, at most 100).
+    #[arg(long, requires = "positional")]
+    pub positions: Option<usize>,
+    /// How the translation is searched for.
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// The English sentence whose attention weights are drawn.
+    pub sentence: Option<String>,
 }
 
 /// What a run reads and where it writes: shared by `train` and `data prepare`.
@@ -151,21 +225,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => run_data(command),
         Command::Train(args) => train(args, backend),
         Command::Infer(args) => infer(&InferOptions {
+            settings: args.search.settings(args.n_best)?,
             run: args.run,
             backend,
-            beam: args.beam,
-            length_penalty: args.length_penalty,
-            n_best: args.n_best,
-            max_len: args.max_len,
             input: args.input,
             output: args.output,
-            batch_size: args.batch_size,
-            no_cache: args.no_cache,
             text: args.text,
         }),
-        Command::Eval => bail!(
-            "`eval` is not built yet (it arrives with issue #6); nothing was run on {backend}"
-        ),
+        Command::Eval(args) => eval(&EvalOptions {
+            settings: args.search.settings(1)?,
+            run: args.run,
+            backend,
+            test: args.test,
+            hypotheses: args.hyp,
+            references: args.references,
+            json: args.json,
+        }),
+        Command::Attention(args) => {
+            let written = attention(&AttentionOptions {
+                settings: args.search.settings(1)?,
+                run: args.run,
+                backend,
+                sentence: args.sentence,
+                positional: args.positional,
+                positions: args.positions,
+                output: args.output,
+            })?;
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -188,12 +278,22 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
         report.elapsed.as_secs_f64()
     );
     match report.best {
-        Some((epoch, loss, accuracy)) => {
-            let accuracy = accuracy
-                .map(|a| format!(", token accuracy {a:.2} %"))
-                .unwrap_or_default();
+        Some(best) => {
+            let mut metrics = Vec::new();
+            if let Some(loss) = best.loss {
+                metrics.push(format!("validation loss {loss:.4}"));
+            }
+            if let Some(accuracy) = best.accuracy {
+                metrics.push(format!("token accuracy {accuracy:.2} %"));
+            }
+            if let Some(bleu) = best.bleu {
+                metrics.push(format!("BLEU {bleu:.2}"));
+            }
             println!(
-                "best epoch {epoch}: validation loss {loss:.4}{accuracy}; weights in {}",
+                "best epoch {} (by {}): {}; weights in {}",
+                best.epoch,
+                best.selected_by.name(),
+                metrics.join(", "),
                 report.run.weights_path().display()
             );
         }
@@ -208,7 +308,8 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
             println!("stopped during epoch {epoch}, before it was saved; {resume}")
         }
         Some(Stop::Early(epoch)) => println!(
-            "stopped early after epoch {epoch}: the validation loss stopped improving (training.patience)"
+            "stopped early after epoch {epoch}: the validation {} stopped improving (training.patience)",
+            report.selected_by.name()
         ),
         None => {}
     }

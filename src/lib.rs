@@ -3,6 +3,10 @@
 //!
 //! - [`model`]: the model, one idea of the paper per file, the same code on every backend;
 //! - [`data`]: from parallel text files to padded, masked, length-bucketed batches;
+//! - [`train`]: the Burn learner: loss, metrics, dashboard, checkpoints, resume;
+//! - [`translate`]: greedy and beam search with a key/value cache;
+//! - [`eval`]: BLEU and chrF exactly as sacreBLEU computes them;
+//! - [`plot`]: attention weights and the positional encoding as heatmaps;
 //! - [`backend`]: which backend runs it, chosen at run time;
 //! - [`config`]: the JSON configuration of a run;
 //! - [`cli`]: the command line.
@@ -11,7 +15,9 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod fs;
 pub mod model;
+pub mod plot;
 pub mod train;
 pub mod translate;

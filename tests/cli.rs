@@ -20,7 +20,7 @@ fn help_lists_the_subcommands_and_this_builds_backends() {
     let output = run(&["--help"], &[]);
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for subcommand in ["train", "infer", "eval"] {
+    for subcommand in ["train", "infer", "eval", "attention"] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(subcommand)),
             "`{subcommand}` missing from:\n{help}"
@@ -70,10 +70,45 @@ fn a_backend_not_compiled_in_says_how_to_get_it() {
 }
 
 #[test]
-fn eval_is_not_built_yet_and_says_so() {
-    let output = run(&["eval"], &[]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(output.stdout.is_empty(), "eval printed output");
-    let message = stderr(&output);
-    assert!(message.contains("is not built yet"), "{message}");
+fn eval_and_attention_without_a_trained_run_say_what_to_do() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let untrained = dir.path().join("untrained");
+    let untrained = untrained.to_str().expect("UTF-8");
+    for (args, wanted) in [
+        (
+            vec!["eval", "--run", untrained],
+            "no test.tsv: train the run first",
+        ),
+        (
+            vec!["attention", "--run", untrained, "a sentence"],
+            "no model.bpk",
+        ),
+        (vec!["attention", "--run", untrained], "give a sentence"),
+    ] {
+        let output = run(&args, &[("TRANSFORMER_MT_BACKEND", "ndarray")]);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?} printed output");
+        let message = stderr(&output);
+        assert!(message.contains(wanted), "{args:?}: {message}");
+        assert_eq!(message.trim().lines().count(), 1, "{message}");
+    }
+}
+
+/// Output piped into a reader that has gone away (`| head`) ends the program as it ends other
+/// Unix tools: quietly, with no panic.
+#[test]
+fn a_closed_output_pipe_ends_the_program_quietly() {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let lines = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/eval/fixtures/identical.hyp"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_transformer-mt"))
+        .args(["eval", "--hyp", lines, "--ref", lines])
+        .stdout(writer)
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    assert_eq!(stderr(&output), "");
 }

@@ -156,6 +156,23 @@ impl SubwordTokenizer {
             .collect()
     }
 
+    /// How each of `ids` reads on its own, for axis labels: its decoded text, a leading space
+    /// shown as `▁` (as SentencePiece writes word starts), special tokens by name.
+    pub fn token_labels(&self, ids: &[u32]) -> Vec<String> {
+        ids.iter()
+            .map(|&id| match SPECIAL_TOKENS.get(id as usize) {
+                Some(name) => name.to_string(),
+                None => {
+                    let text = self.inner.decode(&[id], false).unwrap_or_default();
+                    match text.strip_prefix(' ') {
+                        Some(rest) => format!("▁{rest}"),
+                        None => text,
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// Checks that the special tokens sit at their fixed ids.
     fn checked(inner: Tokenizer) -> Result<Self, String> {
         for (id, token) in SPECIAL_TOKENS.iter().enumerate() {

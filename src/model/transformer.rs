@@ -273,6 +273,12 @@ impl Transformer {
         }
     }
 
+    /// Longest sequence the model has positions for.
+    pub fn max_len(&self) -> usize {
+        let [max_len, _] = self.positional_encoding.table.dims();
+        max_len
+    }
+
     fn tgt_embedding(&self) -> &ScaledEmbedding {
         self.tgt_embedding.as_ref().unwrap_or(&self.src_embedding)
     }

@@ -25,6 +25,8 @@ pub struct EpochLoader {
     seed: u64,
     /// Training draws a new order and dropout seeds every epoch; validation keeps one order.
     training: bool,
+    /// Validation: the first this many sentences, in the fixed order, are translated for BLEU.
+    bleu_sample: usize,
     /// The epoch the next [`DataLoader::iter`] serves (1-based), shared by every copy.
     next_epoch: Arc<AtomicUsize>,
     /// The batches served: `start..end` of the epoch's batches.
@@ -44,14 +46,19 @@ impl EpochLoader {
         Self::new(pairs, max_tokens, seed, true, first_epoch, device)
     }
 
-    /// The validation loader: the same batches in the same order every epoch.
+    /// The validation loader: the same batches in the same order every epoch, the first
+    /// `bleu_sample` sentences of which are marked for translation.
     pub fn validation(
         pairs: Vec<EncodedPair>,
         max_tokens: usize,
         seed: u64,
+        bleu_sample: usize,
         device: &Device,
     ) -> Self {
-        Self::new(pairs, max_tokens, seed, false, 1, device)
+        Self {
+            bleu_sample,
+            ..Self::new(pairs, max_tokens, seed, false, 1, device)
+        }
     }
 
     fn new(
@@ -68,6 +75,7 @@ impl EpochLoader {
             max_tokens,
             seed,
             training,
+            bleu_sample: 0,
             next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
             range: (0, batches),
             device: device.clone(),
@@ -96,6 +104,7 @@ impl DataLoader<TrainingBatch> for EpochLoader {
             batches,
             seed,
             next: 0,
+            to_translate: self.bleu_sample,
         })
     }
 
@@ -124,6 +133,8 @@ struct EpochIterator<'a> {
     batches: Vec<Vec<usize>>,
     seed: u64,
     next: usize,
+    /// Sentences of the BLEU sample not yet served.
+    to_translate: usize,
 }
 
 impl Iterator for EpochIterator<'_> {
@@ -141,10 +152,13 @@ impl Iterator for EpochIterator<'_> {
             .training
             .then(|| mix64(self.seed ^ mix64(!(self.next as u64))));
         self.next += 1;
+        let bleu_rows = self.to_translate.min(pairs.len());
+        self.to_translate -= bleu_rows;
         Some(Ok(TrainingBatch {
             batch: TranslationBatcher.batch(vec![pairs], &self.loader.device),
             target_tokens,
             dropout_seed,
+            bleu_rows,
         }))
     }
 }

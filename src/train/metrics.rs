@@ -1,5 +1,6 @@
-//! The metrics Burn does not have: the loss with a guard against NaN and infinity, and the
-//! speed in target tokens per second.
+//! The metrics Burn does not have: the loss with a guard against NaN and infinity, the speed
+//! in target tokens per second, and sacreBLEU's corpus BLEU of translated validation
+//! sentences.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -11,7 +12,9 @@ use burn::train::metric::{
     NumericAttributes, NumericEntry, SerializedEntry,
 };
 
-use super::step::TokenCount;
+use super::step::{DecodedSample, TokenCount};
+use crate::data::tokenizer::SubwordTokenizer;
+use crate::eval::sacrebleu::BleuStats;
 
 /// Burn's loss metric (same name, so the checkpointing and early-stopping strategies find
 /// it) that stops the run the moment the loss is NaN or infinite: the learner then breaks
@@ -182,5 +185,91 @@ impl Numeric for TokensPerSecond {
 
     fn final_value(&self) -> NumericEntry {
         NumericEntry::Final(self.rate)
+    }
+}
+
+/// Corpus BLEU, exactly as sacreBLEU computes it on detokenized text, of the greedy
+/// translations of the validation split's BLEU sample: the statistics of every translated
+/// sentence are summed over the epoch, and the score is that of the sums.
+#[derive(Clone)]
+pub struct ValidationBleu {
+    name: MetricName,
+    tokenizer: Arc<SubwordTokenizer>,
+    stats: BleuStats,
+}
+
+impl ValidationBleu {
+    /// The metric's name, by which checkpoints and early stopping find it.
+    pub const NAME: &str = "BLEU";
+
+    /// Detokenizes translations and references with `tokenizer`, the target side's.
+    pub fn new(tokenizer: Arc<SubwordTokenizer>) -> Self {
+        Self {
+            name: Arc::new(Self::NAME.to_string()),
+            tokenizer,
+            stats: BleuStats::default(),
+        }
+    }
+
+    fn score(&self) -> f64 {
+        self.stats.score(false).score
+    }
+}
+
+impl Metric for ValidationBleu {
+    type Input = DecodedSample;
+
+    fn update(
+        &mut self,
+        input: &DecodedSample,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        let text = |ids: &[u32]| self.tokenizer.decode(ids).unwrap_or_default();
+        for (hypothesis, reference) in input.hypotheses.iter().zip(&input.references) {
+            self.stats += BleuStats::sentence(&text(hypothesis), &[&text(reference)]);
+        }
+        let score = self.score();
+        Ok(SerializedEntry::new(
+            format!("{score:.2}"),
+            NumericEntry::Value(score).serialize(),
+        ))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        let score = self.score();
+        Ok(SerializedEntry::new(
+            format!("{score:.2}"),
+            NumericEntry::Final(score).serialize(),
+        ))
+    }
+
+    fn clear(&mut self) {
+        self.stats = BleuStats::default();
+    }
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: None,
+            higher_is_better: true,
+        }
+        .into()
+    }
+}
+
+impl Numeric for ValidationBleu {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Value(self.score()))
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Value(self.score()))
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        NumericEntry::Final(self.score())
     }
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | the loss of a batch, the training and validation steps | [`step`] |
 //! | batches in a new seeded order every epoch, resumable | [`loader`] |
-//! | the guarded loss and the tokens-per-second metrics | [`metrics`] |
+//! | the guarded loss, tokens-per-second and validation BLEU metrics | [`metrics`] |
 //! | the dashboard, the plain lines and the log file | [`renderer`] |
 //! | the run directory: config, weights, checkpoints, logs | [`run_dir`] |
 
@@ -45,7 +45,7 @@ use crate::config::RunConfig;
 use crate::data::tokenizer::PAD_ID;
 use crate::data::{self, Vocabularies};
 use loader::EpochLoader;
-use metrics::{GuardedLoss, TokensPerSecond};
+use metrics::{GuardedLoss, TokensPerSecond, ValidationBleu};
 use renderer::{PlainRenderer, TeeRenderer};
 use run_dir::RunDir;
 use step::TrainingModel;
@@ -79,6 +79,50 @@ pub struct TrainingConfig {
     pub keep_checkpoints: usize,
     /// Seed of the initial weights, of the batch order and of dropout. Default: 0.
     pub seed: u64,
+    /// Validation sentences greedy-translated after every epoch for the BLEU metric
+    /// (sacreBLEU's, on detokenized text): the first ones of the fixed validation order, so
+    /// the same every epoch. 0 turns BLEU off. Default: 200.
+    pub bleu_sample: usize,
+    /// The validation metric that picks the best checkpoint (exported to `model.bpk`) and
+    /// that early stopping watches: `"loss"` (lowest) or `"bleu"` (highest; needs
+    /// `bleu_sample`). Default: `"loss"`.
+    pub select_by: Selection,
+}
+
+/// The validation metric that decides which epoch is best.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Selection {
+    /// The lowest validation loss.
+    #[default]
+    Loss,
+    /// The highest validation BLEU.
+    Bleu,
+}
+
+impl Selection {
+    /// How reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Selection::Loss => "loss",
+            Selection::Bleu => "BLEU",
+        }
+    }
+
+    /// The metric's name in Burn's logs.
+    fn metric(self) -> &'static str {
+        match self {
+            Selection::Loss => "Loss",
+            Selection::Bleu => ValidationBleu::NAME,
+        }
+    }
+
+    fn direction(self) -> Direction {
+        match self {
+            Selection::Loss => Direction::Lowest,
+            Selection::Bleu => Direction::Highest,
+        }
+    }
 }
 
 impl Default for TrainingConfig {
@@ -95,6 +139,8 @@ impl Default for TrainingConfig {
             patience: Some(3),
             keep_checkpoints: 2,
             seed: 0,
+            bleu_sample: 200,
+            select_by: Selection::Loss,
         }
     }
 }
@@ -132,6 +178,11 @@ impl TrainingConfig {
                 bail!("`training.{name}` must be in [0, 1), got {value}");
             }
         }
+        if self.select_by == Selection::Bleu && self.bleu_sample == 0 {
+            bail!(
+                "`training.select_by` is \"bleu\" but `training.bleu_sample` is 0: BLEU needs a sample"
+            );
+        }
         Ok(())
     }
 }
@@ -165,10 +216,27 @@ pub struct TrainReport {
     pub epochs_run: usize,
     /// Wall time of those epochs, validation included.
     pub elapsed: Duration,
-    /// The epoch whose weights are in `model.bpk`, with its validation loss and accuracy.
-    pub best: Option<(usize, f64, Option<f64>)>,
+    /// The epoch whose weights are in `model.bpk`, with its validation metrics.
+    pub best: Option<Best>,
     /// How the run ended before its last epoch, if it did.
     pub stop: Option<Stop>,
+    /// The metric that picked the best epoch and that early stopping watched.
+    pub selected_by: Selection,
+}
+
+/// The best epoch and its validation metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Best {
+    /// The epoch, 1-based.
+    pub epoch: usize,
+    /// Its validation loss.
+    pub loss: Option<f64>,
+    /// Its validation token accuracy, percent.
+    pub accuracy: Option<f64>,
+    /// Its validation BLEU, when the run computes it.
+    pub bleu: Option<f64>,
+    /// The metric that made it the best.
+    pub selected_by: Selection,
 }
 
 /// Why a run ended before `training.epochs`.
@@ -176,7 +244,8 @@ pub struct TrainReport {
 pub enum Stop {
     /// Stopped by the user (`q` on the dashboard) during this epoch, before its checkpoint.
     Interrupted(usize),
-    /// Early stopping: no lower validation loss for `training.patience` epochs.
+    /// Early stopping: no better validation metric (`training.select_by`) for
+    /// `training.patience` epochs.
     Early(usize),
 }
 
@@ -265,7 +334,14 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
     let max_tokens = config.data.max_tokens;
     let train_loader =
         EpochLoader::training(prepared.train, max_tokens, training.seed, done + 1, &device);
-    let valid_loader = EpochLoader::validation(prepared.valid, max_tokens, training.seed, &device);
+    let valid_loader = EpochLoader::validation(
+        prepared.valid,
+        max_tokens,
+        training.seed,
+        training.bleu_sample,
+        &device,
+    );
+    let bleu = ValidationBleu::new(Arc::new(prepared.vocabularies.target.clone()));
     let interrupter = Interrupter::new();
     let failure = Arc::new(Mutex::new(None));
     let mut supervised =
@@ -274,7 +350,10 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
             .with_interrupter(interrupter.clone())
             .renderer(renderer(&run, &interrupter, resume_from)?);
     supervised = with_metrics(supervised, &interrupter, &failure);
-    supervised = with_checkpoints(supervised, training);
+    if training.bleu_sample > 0 {
+        supervised = supervised.metric_valid_numeric(bleu.clone());
+    }
+    supervised = with_checkpoints(supervised, training, &bleu);
     if let Some(epoch) = resume_from {
         supervised = supervised.checkpoint(epoch);
     }
@@ -283,13 +362,13 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
     let LearningResult { error, .. } = supervised.launch(learner);
     let elapsed = clock.elapsed();
 
-    let best = export_best(&run, model)?;
+    let best = export_best(&run, model, training.select_by)?;
     let finished = run.logged_epochs().len();
     let epochs_run = finished.saturating_sub(done);
     if let Some(message) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
         let epoch = run.last_started_epoch();
         let kept = match best {
-            Some((best, ..)) => format!(
+            Some(Best { epoch: best, .. }) => format!(
                 "Model.bpk holds epoch {best}, the best before it; no checkpoint was written from epoch {epoch}"
             ),
             None => "No epoch finished, so no weights were saved".to_string(),
@@ -317,6 +396,7 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
         elapsed,
         best,
         stop,
+        selected_by: training.select_by,
     })
 }
 
@@ -370,38 +450,57 @@ fn with_metrics(
         .metric_train_numeric(LearningRateMetric::new())
 }
 
-/// Checkpoints of the last `keep_checkpoints` epochs and of the lowest validation loss, and
-/// early stopping on the validation loss.
+/// Checkpoints of the last `keep_checkpoints` epochs and of the best epoch by
+/// `training.select_by`, and early stopping on that metric.
 fn with_checkpoints(
     supervised: SupervisedTraining<TrainingModel>,
     training: &TrainingConfig,
+    bleu: &ValidationBleu,
 ) -> SupervisedTraining<TrainingModel> {
-    let valid_loss = || {
-        MetricCheckpointingStrategy::new(
+    let selection = training.select_by;
+    let best = || match selection {
+        Selection::Loss => MetricCheckpointingStrategy::new(
             &LossMetric::new(),
             Aggregate::Mean,
-            Direction::Lowest,
+            selection.direction(),
             Split::Valid,
-        )
+        ),
+        Selection::Bleu => MetricCheckpointingStrategy::new(
+            bleu,
+            Aggregate::Mean,
+            selection.direction(),
+            Split::Valid,
+        ),
     };
     let supervised = supervised
         .with_default_checkpointers()
         .with_checkpointing_strategy(
             ComposedCheckpointingStrategy::builder()
                 .add(KeepLastNCheckpoints::new(training.keep_checkpoints))
-                .add(valid_loss())
+                .add(best())
                 .build(),
         );
-    match training.patience {
-        Some(patience) => supervised.early_stopping(MetricEarlyStoppingStrategy::new(
+    let Some(patience) = training.patience else {
+        return supervised;
+    };
+    let condition = StoppingCondition::NoImprovementSince { n_epochs: patience };
+    let strategy = match selection {
+        Selection::Loss => MetricEarlyStoppingStrategy::new(
             &LossMetric::new(),
             Aggregate::Mean,
-            Direction::Lowest,
+            selection.direction(),
             Split::Valid,
-            StoppingCondition::NoImprovementSince { n_epochs: patience },
-        )),
-        None => supervised,
-    }
+            condition,
+        ),
+        Selection::Bleu => MetricEarlyStoppingStrategy::new(
+            bleu,
+            Aggregate::Mean,
+            selection.direction(),
+            Split::Valid,
+            condition,
+        ),
+    };
+    supervised.early_stopping(strategy)
 }
 
 /// The configuration this invocation trains with: the file given (else, when resuming, the
@@ -474,21 +573,25 @@ fn check_checkpoint(run: &RunDir, model: &TrainingModel, epoch: usize) -> anyhow
     Ok(())
 }
 
-/// Copies the weights of the epoch with the lowest finite validation loss among the complete
-/// checkpoints into `model.bpk`; returns that epoch, its loss and its accuracy.
+/// Copies the weights of the best epoch among the complete checkpoints (by a finite value of
+/// `selection`'s metric) into `model.bpk`; returns that epoch and its metrics.
 fn export_best(
     run: &RunDir,
     model: TrainingModel,
-) -> anyhow::Result<Option<(usize, f64, Option<f64>)>> {
+    selection: Selection,
+) -> anyhow::Result<Option<Best>> {
     let best = run
         .complete_checkpoints()
         .into_iter()
         .filter_map(|epoch| {
-            let loss = run.epoch_metric("valid", epoch, "Loss")?;
-            loss.is_finite().then_some((epoch, loss))
+            let value = run.epoch_metric("valid", epoch, selection.metric())?;
+            value.is_finite().then_some((epoch, value))
         })
-        .min_by(|a, b| a.1.total_cmp(&b.1));
-    let Some((epoch, loss)) = best else {
+        .min_by(|a, b| match selection.direction() {
+            Direction::Lowest => a.1.total_cmp(&b.1),
+            Direction::Highest => b.1.total_cmp(&a.1),
+        });
+    let Some((epoch, _)) = best else {
         return Ok(None);
     };
     let path = run.model_checkpoint(epoch);
@@ -499,8 +602,13 @@ fn export_best(
         .transformer
         .save_file(run.weights_path())
         .map_err(|e| anyhow!("{}: cannot write: {e:?}", run.weights_path().display()))?;
-    let accuracy = run.epoch_metric("valid", epoch, "Accuracy");
-    Ok(Some((epoch, loss, accuracy)))
+    Ok(Some(Best {
+        epoch,
+        loss: run.epoch_metric("valid", epoch, "Loss"),
+        accuracy: run.epoch_metric("valid", epoch, "Accuracy"),
+        bleu: run.epoch_metric("valid", epoch, ValidationBleu::NAME),
+        selected_by: selection,
+    }))
 }
 
 /// The dashboard and the log file on a terminal; plain lines on the standard output and the

@@ -1,5 +1,6 @@
 //! One training step and one validation step: teacher-forced logits and the label-smoothed
-//! cross-entropy of paper §5.4, over the real (non-padding) target tokens.
+//! cross-entropy of paper §5.4, over the real (non-padding) target tokens; a validation step
+//! also greedy-decodes the sentences of the BLEU sample.
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
@@ -8,8 +9,9 @@ use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput, Perplexit
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::data::batch::TranslationBatch;
-use crate::data::tokenizer::PAD_ID;
+use crate::data::tokenizer::{EOS_ID, PAD_ID};
 use crate::model::Transformer;
+use crate::translate::search::{Decoding, greedy};
 
 /// The model being trained: the [`Transformer`] and its loss.
 #[derive(Module, Debug)]
@@ -51,8 +53,53 @@ impl TrainingModel {
             logits,
             labels: batch.labels,
             target_tokens,
+            sample: DecodedSample::default(),
         }
     }
+
+    /// Greedy translations of the first `rows` sentences of `batch` and their references, as
+    /// token ids. A translation may run to twice its source's length plus 10 tokens.
+    fn decode_sample(&self, batch: &TranslationBatch, rows: usize) -> DecodedSample {
+        let [_, src_len] = batch.src.dims();
+        let max_tokens = (2 * src_len + 10).min(self.transformer.max_len() - 1);
+        let src = batch.src.clone().slice(0..rows);
+        let hypotheses = greedy(&self.transformer, src, max_tokens, Decoding::Cached)
+            .into_iter()
+            .map(|h| h.tokens)
+            .collect();
+        let [_, tgt_len] = batch.labels.dims();
+        let labels = batch
+            .labels
+            .clone()
+            .slice(0..rows)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("labels converted to i64");
+        let references = labels
+            .chunks(tgt_len)
+            .map(|row| {
+                row.iter()
+                    .map(|&id| id as u32)
+                    .take_while(|&id| id != EOS_ID && id != PAD_ID)
+                    .collect()
+            })
+            .collect();
+        DecodedSample {
+            hypotheses,
+            references,
+        }
+    }
+}
+
+/// Greedy translations of validation sentences and their references, as target token ids
+/// (no `<s>`, `</s>` or padding); empty for batches outside the BLEU sample.
+#[derive(Clone, Debug, Default)]
+pub struct DecodedSample {
+    /// The model's translations.
+    pub hypotheses: Vec<Vec<u32>>,
+    /// The reference translations.
+    pub references: Vec<Vec<u32>>,
 }
 
 /// A batch as the learner sees it: the tensors, the count of real target tokens, and the seed
@@ -65,6 +112,8 @@ pub struct TrainingBatch {
     pub target_tokens: usize,
     /// Seed of the device's random generator for this step; `None` for validation.
     pub dropout_seed: Option<u64>,
+    /// Validation: how many of the batch's first sentences to translate for BLEU.
+    pub bleu_rows: usize,
 }
 
 impl TrainStep for TrainingModel {
@@ -85,7 +134,14 @@ impl InferenceStep for TrainingModel {
     type Output = TranslationOutput;
 
     fn step(&self, batch: TrainingBatch) -> TranslationOutput {
-        self.forward(batch)
+        let sample = match batch.bleu_rows {
+            0 => DecodedSample::default(),
+            rows => self.decode_sample(&batch.batch, rows),
+        };
+        TranslationOutput {
+            sample,
+            ..self.forward(batch)
+        }
     }
 }
 
@@ -99,6 +155,8 @@ pub struct TranslationOutput {
     pub labels: Tensor<2, Int>,
     /// Labels that are not `<pad>`.
     pub target_tokens: usize,
+    /// Translations for the validation BLEU.
+    pub sample: DecodedSample,
 }
 
 impl TranslationOutput {
@@ -119,6 +177,7 @@ impl ItemLazy for TranslationOutput {
             logits: self.logits.without_autodiff(),
             labels: self.labels.without_autodiff(),
             target_tokens: self.target_tokens,
+            sample: self.sample,
         })
     }
 }
@@ -149,5 +208,11 @@ pub struct TokenCount(pub usize);
 impl Adaptor<TokenCount> for TranslationOutput {
     fn adapt(&self) -> TokenCount {
         TokenCount(self.target_tokens)
+    }
+}
+
+impl Adaptor<DecodedSample> for TranslationOutput {
+    fn adapt(&self) -> DecodedSample {
+        self.sample.clone()
     }
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::search::Decoding;
 use super::{SearchSettings, Translation, Translator};
 use crate::backend::Backend;
 use crate::train::run_dir::RunDir;
@@ -18,59 +17,27 @@ pub struct InferOptions {
     pub run: PathBuf,
     /// Where the model runs.
     pub backend: Backend,
-    /// Beam size; 1 is greedy search.
-    pub beam: usize,
-    /// α of the length penalty.
-    pub length_penalty: f64,
-    /// Translations printed per sentence.
-    pub n_best: usize,
-    /// Longest translation in tokens, if lower than the model's.
-    pub max_len: Option<usize>,
+    /// How translations are searched for.
+    pub settings: SearchSettings,
     /// A file of sentences, one a line.
     pub input: Option<PathBuf>,
     /// Where the translations of `input` go.
     pub output: Option<PathBuf>,
-    /// Sentences decoded together.
-    pub batch_size: usize,
-    /// Recompute the prefix at every step instead of caching keys and values.
-    pub no_cache: bool,
     /// Sentences given as arguments.
     pub text: Vec<String>,
 }
 
 /// Translates as `options` say.
 pub fn infer(options: &InferOptions) -> anyhow::Result<()> {
-    if options.beam == 0 || options.batch_size == 0 || options.max_len == Some(0) {
-        bail!("--beam, --batch-size and --max-len must be at least 1");
-    }
-    if options.n_best == 0 || options.n_best > options.beam {
-        bail!(
-            "--n-best must be between 1 and --beam ({}), got {}",
-            options.beam,
-            options.n_best
-        );
-    }
     if !options.text.is_empty() && options.input.is_some() {
         bail!("give sentences either as arguments or with --input, not both");
     }
     let translator = Translator::load(&RunDir::from_arg(&options.run), options.backend)?;
-    let settings = SearchSettings {
-        beam: options.beam,
-        alpha: options.length_penalty,
-        n_best: options.n_best,
-        max_tokens: options.max_len.unwrap_or(usize::MAX),
-        decoding: if options.no_cache {
-            Decoding::Recompute
-        } else {
-            Decoding::Cached
-        },
-        batch_size: options.batch_size,
-    };
     if let Some(input) = &options.input {
         let text = std::fs::read_to_string(input)
             .with_context(|| format!("{}: cannot read", input.display()))?;
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let output = translate_lines(&translator, &lines, 0, &settings, true)?;
+        let output = translate_lines(&translator, &lines, 0, &options.settings, true)?;
         return match &options.output {
             Some(path) => crate::fs::write_atomic(path, output.as_bytes())
                 .with_context(|| format!("{}: cannot write", path.display())),
@@ -83,7 +50,7 @@ pub fn infer(options: &InferOptions) -> anyhow::Result<()> {
     if !options.text.is_empty() {
         print!(
             "{}",
-            translate_lines(&translator, &options.text, 0, &settings, false)?
+            translate_lines(&translator, &options.text, 0, &options.settings, false)?
         );
         return Ok(());
     }
@@ -108,7 +75,7 @@ pub fn infer(options: &InferOptions) -> anyhow::Result<()> {
         if interactive && line.trim().is_empty() {
             break;
         }
-        let output = translate_lines(&translator, &[line], index, &settings, false)?;
+        let output = translate_lines(&translator, &[line], index, &options.settings, false)?;
         stdout
             .write_all(output.as_bytes())
             .and_then(|()| stdout.flush())

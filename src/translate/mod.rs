@@ -35,6 +35,40 @@ pub struct SearchSettings {
     pub batch_size: usize,
 }
 
+impl SearchSettings {
+    /// Settings from the command line's values, checked: `max_len` of `None` is the model's.
+    pub fn checked(
+        beam: usize,
+        alpha: f64,
+        n_best: usize,
+        max_len: Option<usize>,
+        batch_size: usize,
+        no_cache: bool,
+    ) -> anyhow::Result<Self> {
+        if beam == 0 || batch_size == 0 || max_len == Some(0) {
+            bail!("--beam, --batch-size and --max-len must be at least 1");
+        }
+        if n_best == 0 || n_best > beam {
+            bail!("--n-best must be between 1 and --beam ({beam}), got {n_best}");
+        }
+        if !(alpha.is_finite() && alpha >= 0.0) {
+            bail!("--length-penalty must be a number of at least 0, got {alpha}");
+        }
+        Ok(Self {
+            beam,
+            alpha,
+            n_best,
+            max_tokens: max_len.unwrap_or(usize::MAX),
+            decoding: if no_cache {
+                Decoding::Recompute
+            } else {
+                Decoding::Cached
+            },
+            batch_size,
+        })
+    }
+}
+
 /// One translation of a sentence.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Translation {
@@ -52,6 +86,8 @@ pub struct Translator {
     vocabularies: Vocabularies,
     /// Longest sequence the model has positions for.
     max_len: usize,
+    /// Width of the model's vectors.
+    d_model: usize,
     device: Device,
 }
 
@@ -90,6 +126,7 @@ impl Translator {
             model,
             vocabularies,
             max_len: config.max_len,
+            d_model: config.d_model,
             device,
         })
     }
@@ -99,9 +136,24 @@ impl Translator {
         &self.model
     }
 
+    /// The tokenizers.
+    pub fn vocabularies(&self) -> &Vocabularies {
+        &self.vocabularies
+    }
+
+    /// The device the model is on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// Longest sequence the model has positions for.
     pub fn max_len(&self) -> usize {
         self.max_len
+    }
+
+    /// Width of the model's vectors, `d_model`.
+    pub fn d_model(&self) -> usize {
+        self.d_model
     }
 
     /// Source ids of `sentence`, cut to the model's `max_len`; `true` when cut.

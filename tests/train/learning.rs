@@ -20,9 +20,9 @@ fn tiny_config_learns_the_synthetic_corpus() {
         "validation loss does not fall every epoch: {losses:?}"
     );
     assert!(
-        trained
-            .stdout
-            .contains(&format!("best epoch {TRAINED_EPOCHS}: validation loss")),
+        trained.stdout.contains(&format!(
+            "best epoch {TRAINED_EPOCHS} (by loss): validation loss"
+        )),
         "{}",
         trained.stdout
     );
@@ -141,5 +141,5 @@ fn early_stopping_ends_a_run_whose_validation_loss_stops_falling() {
     let losses = loss_curve(&run, 2);
     assert_eq!(losses[0].1, losses[1].1, "the weights moved: {losses:?}");
     assert!(!run.join("valid/epoch-3").exists(), "epoch 3 ran");
-    assert!(text.contains("best epoch 1:"), "{text}");
+    assert!(text.contains("best epoch 1 (by loss):"), "{text}");
 }

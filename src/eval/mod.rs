@@ -1,0 +1,188 @@
+//! `transformer-mt eval`: BLEU and chrF of a run's translations of its held-out test pairs (or
+//! of any pair file), or of any hypothesis file against reference files, as sacreBLEU scores
+//! them.
+//!
+//! | part | file |
+//! |---|---|
+//! | BLEU and chrF exactly as sacreBLEU, signatures | [`sacrebleu`] |
+
+pub mod sacrebleu;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::backend::Backend;
+use crate::data::corpus::{Direction, ReadOptions, read_corpus};
+use crate::fs::write_atomic;
+use crate::train::run_dir::RunDir;
+use crate::translate::{SearchSettings, Translator};
+use sacrebleu::{CorpusScores, corpus_scores, format_json, format_text};
+
+/// What `eval` was asked to score.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// The trained run whose translations are scored.
+    pub run: PathBuf,
+    /// Where the model runs.
+    pub backend: Backend,
+    /// Pairs to translate instead of the run's `test.tsv`.
+    pub test: Option<PathBuf>,
+    /// A file of translations to score instead of translating.
+    pub hypotheses: Option<PathBuf>,
+    /// The reference files of `hypotheses`, each a translation a line.
+    pub references: Vec<PathBuf>,
+    /// How translations are searched for.
+    pub settings: SearchSettings,
+    /// Print one JSON object instead of sacreBLEU's text lines.
+    pub json: bool,
+}
+
+/// Scores as `options` say and prints the scores.
+pub fn eval(options: &EvalOptions) -> anyhow::Result<()> {
+    let scores = match (&options.hypotheses, options.references.is_empty()) {
+        (Some(hypotheses), false) => score_files(hypotheses, &options.references)?,
+        (None, true) => evaluate_run(options)?,
+        (Some(_), true) => bail!("--hyp needs at least one --ref file"),
+        (None, false) => bail!("--ref needs a --hyp file to score"),
+    };
+    let output = if options.json {
+        format_json(&scores)
+    } else {
+        format_text(&scores)
+    };
+    print!("{output}");
+    Ok(())
+}
+
+/// Lines of a text file as sacreBLEU's command reads them: split at `\n`, each line's
+/// trailing `\r\n` or `\n` removed.
+pub fn read_lines(path: &Path) -> anyhow::Result<Vec<String>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+/// Scores a hypothesis file against reference files of as many lines.
+pub fn score_files(hypotheses: &Path, references: &[PathBuf]) -> anyhow::Result<CorpusScores> {
+    let hyp_lines = read_lines(hypotheses)?;
+    if hyp_lines.is_empty() {
+        bail!("{}: no lines to score", hypotheses.display());
+    }
+    let mut streams = Vec::new();
+    for reference in references {
+        let lines = read_lines(reference)?;
+        if lines.len() != hyp_lines.len() {
+            bail!(
+                "{}: {} references for the {} hypotheses of {}; a reference file needs a line per hypothesis",
+                reference.display(),
+                lines.len(),
+                hyp_lines.len(),
+                hypotheses.display()
+            );
+        }
+        streams.push(lines);
+    }
+    Ok(corpus_scores(&hyp_lines, &streams))
+}
+
+/// Translates the run's test pairs (or `options.test`), writes sources, references and
+/// translations side by side under `<run>/eval/`, and scores them.
+fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
+    let run = RunDir::from_arg(&options.run);
+    let (file, direction) = match &options.test {
+        Some(file) => (file.clone(), run.saved_config()?.data.direction),
+        // test.tsv holds the run's pairs already in its direction: source, then target.
+        None => (run.test_path(), Direction::EnPt),
+    };
+    if options.test.is_none() && !file.exists() {
+        bail!(
+            "{}: no test.tsv: train the run first, or give pairs with --test FILE",
+            run.path().display()
+        );
+    }
+    let read = ReadOptions {
+        direction,
+        max_chars: usize::MAX,
+    };
+    let (pairs, report) = read_corpus(std::slice::from_ref(&file), read)?;
+    if report.total_skipped() > 0 {
+        eprintln!("{}: {report}", file.display());
+    }
+    let translator = Translator::load(&run, options.backend)?;
+    let mut sources = Vec::with_capacity(pairs.len());
+    let mut cut = 0;
+    for pair in &pairs {
+        let (ids, was_cut) = translator.encode(&pair.source)?;
+        cut += usize::from(was_cut);
+        sources.push(ids);
+    }
+    if cut > 0 {
+        eprintln!(
+            "warning: {cut} sentences were cut to the model's {} tokens",
+            translator.max_len()
+        );
+    }
+    let bar = progress_bar(pairs.len());
+    let translations = translator.translate(&sources, &options.settings, |n| bar.inc(n as u64))?;
+    bar.finish_and_clear();
+
+    let hypotheses: Vec<String> = translations
+        .into_iter()
+        .map(|mut t| t.swap_remove(0).text)
+        .collect();
+    let references: Vec<String> = pairs.iter().map(|p| p.target.clone()).collect();
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "test".to_string());
+    let dir = run.path().join("eval");
+    let lines = |texts: &mut dyn Iterator<Item = &str>| -> String {
+        texts.map(|t| format!("{t}\n")).collect()
+    };
+    let written = [
+        ("src", lines(&mut pairs.iter().map(|p| p.source.as_str()))),
+        ("ref", lines(&mut references.iter().map(String::as_str))),
+        ("hyp", lines(&mut hypotheses.iter().map(String::as_str))),
+    ];
+    for (extension, text) in &written {
+        let path = dir.join(format!("{stem}.{extension}"));
+        write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    let (hyp, reference) = (
+        dir.join(format!("{stem}.hyp")),
+        dir.join(format!("{stem}.ref")),
+    );
+    eprintln!(
+        "translated {} sentences of {}; wrote {}.{{src,ref,hyp}} (`sacrebleu {} -i {} -m bleu chrf` scores them too)",
+        pairs.len(),
+        file.display(),
+        dir.join(&stem).display(),
+        reference.display(),
+        hyp.display()
+    );
+    Ok(corpus_scores(&hypotheses, &[references]))
+}
+
+/// A bar on a terminal; hidden elsewhere.
+fn progress_bar(total: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("translating {bar:40} {pos}/{len} sentences, {eta} left")
+    {
+        bar.set_style(style);
+    }
+    bar
+}

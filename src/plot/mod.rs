@@ -1,0 +1,331 @@
+//! Looking inside a trained model: `transformer-mt attention` draws the attention weights of
+//! one sentence and the positional encoding as heatmaps.
+//!
+//! | part | file |
+//! |---|---|
+//! | heatmap figures, their geometry, PNG and SVG | [`heatmap`] |
+//!
+//! The weights are those of a teacher-forced pass over the sentence and the translation the
+//! model found for it: row `i` of a panel is `softmax(q_i·Kᵀ/√d_k)` after the mask, the
+//! weights that query `i` gives every key, for one head of one layer.
+
+pub mod heatmap;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::tensor::{Int, Tensor, TensorData};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::data::tokenizer::{BOS_ID, PAD_ID};
+use crate::fs::write_atomic;
+use crate::model::positional_encoding::sinusoid_table;
+use crate::model::{AttentionWeights, PaddingMasks};
+use crate::train::run_dir::RunDir;
+use crate::translate::{SearchSettings, Translator};
+use heatmap::{Figure, Geometry, Palette, Panel};
+
+/// Pixels of one attention panel's cell area (square).
+const ATTENTION_PANEL: (u32, u32) = (360, 360);
+/// Pixels of the positional-encoding panel's cell area.
+const POSITIONAL_PANEL: (u32, u32) = (768, 400);
+
+/// What `attention` was asked to draw.
+#[derive(Clone, Debug)]
+pub struct AttentionOptions {
+    /// The trained run.
+    pub run: PathBuf,
+    /// Where the model runs.
+    pub backend: Backend,
+    /// The English sentence whose attention is drawn.
+    pub sentence: Option<String>,
+    /// Also draw the positional encoding of the run's model.
+    pub positional: bool,
+    /// Positions of the positional-encoding picture.
+    pub positions: Option<usize>,
+    /// Where the pictures go; default `<run>/attention`.
+    pub output: Option<PathBuf>,
+    /// How the translation is searched for.
+    pub settings: SearchSettings,
+}
+
+/// The three attentions of the Transformer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Encoder self-attention: source tokens to source tokens.
+    EncoderSelf,
+    /// Decoder masked self-attention: each target position to itself and those before.
+    DecoderSelf,
+    /// Encoder–decoder attention: target positions to source tokens.
+    DecoderCross,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::EncoderSelf => "encoder-self",
+            Kind::DecoderSelf => "decoder-self",
+            Kind::DecoderCross => "decoder-cross",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Kind::EncoderSelf => "Encoder self-attention",
+            Kind::DecoderSelf => "Decoder masked self-attention",
+            Kind::DecoderCross => "Encoder-decoder attention",
+        }
+    }
+}
+
+/// One picture written: a kind of attention in one layer, a panel per head.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttentionPicture {
+    /// Which attention.
+    pub kind: Kind,
+    /// 1-based layer.
+    pub layer: usize,
+    /// The PNG file.
+    pub png: PathBuf,
+    /// The SVG file.
+    pub svg: PathBuf,
+    /// Image size and where each head's cells are.
+    pub geometry: Geometry,
+    /// `weights[head][query][key]`.
+    pub weights: Vec<Vec<Vec<f32>>>,
+}
+
+/// Everything `attention` drew for a sentence, also written as `attention.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttentionReport {
+    /// The English sentence.
+    pub source: String,
+    /// The model's translation.
+    pub translation: String,
+    /// The source's subword tokens (the encoder's queries and keys).
+    pub source_tokens: Vec<String>,
+    /// The decoder's input tokens, `<s>` then the translation's.
+    pub target_tokens: Vec<String>,
+    /// One per kind and layer.
+    pub pictures: Vec<AttentionPicture>,
+}
+
+/// The positional-encoding picture, also written as `positional.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PositionalPicture {
+    /// Width of the model's vectors: the columns.
+    pub d_model: usize,
+    /// Positions drawn: the rows.
+    pub positions: usize,
+    /// The PNG file.
+    pub png: PathBuf,
+    /// The SVG file.
+    pub svg: PathBuf,
+    /// Image size and where the cells are.
+    pub geometry: Geometry,
+}
+
+/// Draws what `options` ask; returns the files written.
+pub fn attention(options: &AttentionOptions) -> anyhow::Result<Vec<PathBuf>> {
+    if options.sentence.is_none() && !options.positional {
+        bail!("give a sentence to draw its attention, or --positional");
+    }
+    let run = RunDir::from_arg(&options.run);
+    let translator = Translator::load(&run, options.backend)?;
+    let output = options
+        .output
+        .clone()
+        .unwrap_or_else(|| run.path().join("attention"));
+    std::fs::create_dir_all(&output)
+        .with_context(|| format!("{}: cannot create the directory", output.display()))?;
+    let mut written = Vec::new();
+    if options.positional {
+        written.extend(positional(&translator, options.positions, &output)?);
+    }
+    if let Some(sentence) = &options.sentence {
+        let report = sentence_attention(&translator, sentence, &options.settings, &output)?;
+        println!("{}\n→ {}", report.source, report.translation);
+        let json = output.join("attention.json");
+        write_atomic(&json, serde_json::to_string(&report)?.as_bytes())
+            .with_context(|| format!("{}: cannot write", json.display()))?;
+        for picture in report.pictures {
+            written.extend([picture.png, picture.svg]);
+        }
+        written.push(json);
+    }
+    Ok(written)
+}
+
+/// The sinusoid table `PE[pos, i]` of the run's model: rows are positions, columns the
+/// `d_model` dimensions; each column pair oscillates at its own wavelength.
+fn positional(
+    translator: &Translator,
+    positions: Option<usize>,
+    output: &Path,
+) -> anyhow::Result<[PathBuf; 3]> {
+    let max_len = translator.max_len();
+    let positions = positions.unwrap_or(max_len.min(100));
+    if positions == 0 || positions > max_len {
+        bail!("--positions must be between 1 and the model's max_len {max_len}, got {positions}");
+    }
+    let d_model = translator.d_model();
+    let table = sinusoid_table(positions, d_model);
+    let figure = Figure {
+        title: vec![
+            "Sinusoidal positional encoding: PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), \
+             PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model))"
+                .to_string(),
+            format!(
+                "rows: positions 0..{}, columns: dimensions 0..{} (d_model = {d_model})",
+                positions - 1,
+                d_model - 1
+            ),
+        ],
+        row_labels: (0..positions).map(|p| p.to_string()).collect(),
+        col_labels: (0..d_model).map(|i| i.to_string()).collect(),
+        panels: vec![Panel {
+            title: "PE".to_string(),
+            values: table.chunks(d_model).map(<[f32]>::to_vec).collect(),
+        }],
+        palette: Palette::Signed,
+        causal: false,
+        panel_size: POSITIONAL_PANEL,
+    };
+    let (geometry, [png, svg]) = figure.write(&output.join("positional"))?;
+    let json = output.join("positional.json");
+    let picture = PositionalPicture {
+        d_model,
+        positions,
+        png: png.clone(),
+        svg: svg.clone(),
+        geometry,
+    };
+    write_atomic(&json, serde_json::to_string(&picture)?.as_bytes())
+        .with_context(|| format!("{}: cannot write", json.display()))?;
+    Ok([png, svg, json])
+}
+
+/// Translates `sentence`, runs the model teacher-forced over it and its translation, and
+/// draws every layer's attention of each kind.
+fn sentence_attention(
+    translator: &Translator,
+    sentence: &str,
+    settings: &SearchSettings,
+    output: &Path,
+) -> anyhow::Result<AttentionReport> {
+    let (source_ids, cut) = translator.encode(sentence)?;
+    if source_ids.is_empty() {
+        bail!("the sentence is empty: nothing to draw");
+    }
+    if cut {
+        eprintln!(
+            "warning: the sentence was cut to the model's {} tokens",
+            translator.max_len()
+        );
+    }
+    let settings = SearchSettings {
+        n_best: 1,
+        ..*settings
+    };
+    let translation = translator
+        .translate(std::slice::from_ref(&source_ids), &settings, |_| {})?
+        .remove(0)
+        .remove(0);
+    let mut target_ids = vec![BOS_ID];
+    target_ids.extend(&translation.tokens);
+    target_ids.truncate(translator.max_len());
+
+    let device = translator.device();
+    let tensor = |ids: &[u32]| {
+        let ids: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, ids.len()]), device)
+    };
+    let (src, tgt_in) = (tensor(&source_ids), tensor(&target_ids));
+    let masks = PaddingMasks::from_tokens(src.clone(), tgt_in.clone(), PAD_ID as usize);
+    let (_, weights) = translator
+        .model()
+        .forward_with_attention(src, tgt_in, &masks);
+
+    let vocabularies = translator.vocabularies();
+    let source_tokens = vocabularies.source.token_labels(&source_ids);
+    let target_tokens = vocabularies.target.token_labels(&target_ids);
+    let caption = format!("\"{sentence}\" → \"{}\"", translation.text);
+    let AttentionWeights {
+        encoder_self,
+        decoder_self,
+        decoder_cross,
+    } = weights;
+    let mut pictures = Vec::new();
+    for (kind, layers) in [
+        (Kind::EncoderSelf, encoder_self),
+        (Kind::DecoderSelf, decoder_self),
+        (Kind::DecoderCross, decoder_cross),
+    ] {
+        let (rows, cols) = match kind {
+            Kind::EncoderSelf => (&source_tokens, &source_tokens),
+            Kind::DecoderSelf => (&target_tokens, &target_tokens),
+            Kind::DecoderCross => (&target_tokens, &source_tokens),
+        };
+        let n_layers = layers.len();
+        for (i, layer) in layers.into_iter().enumerate() {
+            let weights = head_matrices(layer)?;
+            let figure = Figure {
+                title: vec![
+                    format!(
+                        "{} (layer {} of {n_layers}): row = query, column = key",
+                        kind.title(),
+                        i + 1
+                    ),
+                    caption.clone(),
+                ],
+                row_labels: rows.clone(),
+                col_labels: cols.clone(),
+                panels: weights
+                    .iter()
+                    .enumerate()
+                    .map(|(head, values)| Panel {
+                        title: format!("head {}", head + 1),
+                        values: values.clone(),
+                    })
+                    .collect(),
+                palette: Palette::Weights,
+                causal: kind == Kind::DecoderSelf,
+                panel_size: ATTENTION_PANEL,
+            };
+            let stem = output.join(format!("{}-layer-{}", kind.name(), i + 1));
+            let (geometry, [png, svg]) = figure.write(&stem)?;
+            pictures.push(AttentionPicture {
+                kind,
+                layer: i + 1,
+                png,
+                svg,
+                geometry,
+                weights,
+            });
+        }
+    }
+    Ok(AttentionReport {
+        source: sentence.to_string(),
+        translation: translation.text,
+        source_tokens,
+        target_tokens,
+        pictures,
+    })
+}
+
+/// `[1, heads, queries, keys]` weights as `[head][query][key]`.
+fn head_matrices(weights: Tensor<4>) -> anyhow::Result<Vec<Vec<Vec<f32>>>> {
+    let [_, heads, queries, keys] = weights.dims();
+    let values = weights
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("cannot read the attention weights: {e:?}"))?;
+    Ok(values
+        .chunks(queries * keys)
+        .take(heads)
+        .map(|head| head.chunks(keys).map(<[f32]>::to_vec).collect())
+        .collect())
+}
