@@ -7,22 +7,19 @@
 //! an untrained model almost never ends a sentence early, so every search produces its 24
 //! tokens. Sources are 24 tokens. Prints the median of 3 timed runs after one warm-up.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use burn::tensor::{Int, Tensor};
 use transformer_mt::backend::Backend;
 use transformer_mt::model::Transformer;
 use transformer_mt::translate::search::{BeamOptions, Decoding, beam_search, greedy};
 
-use common::{median_seconds, model, tokens};
+use transformer_mt::bench::{median_seconds, model, tokens};
 
 const SRC_LEN: usize = 24;
 const NEW_TOKENS: usize = 24;
 
 fn search(model: &Transformer, src: Tensor<2, Int>, beam: usize, decoding: Decoding) -> usize {
     if beam == 1 {
-        return greedy(model, src, NEW_TOKENS, decoding)
+        return greedy(model, src, NEW_TOKENS, NEW_TOKENS, decoding)
             .iter()
             .map(|h| h.tokens.len())
             .sum();
@@ -57,7 +54,7 @@ fn main() {
                 ] {
                     let src = tokens(batch, SRC_LEN, &device);
                     let produced = search(&model, src.clone(), beam, decoding);
-                    let seconds = median_seconds(3, || {
+                    let seconds = median_seconds(1, 3, || {
                         search(&model, src.clone(), beam, decoding);
                     });
                     println!(

@@ -49,7 +49,7 @@ pub enum BackendError {
 
 impl Backend {
     /// Every backend, in the order `auto` prefers them: the GPU one, then the CPU ones from
-    /// fastest to slowest on this model (`cargo bench --bench cpu_backends`; BENCHMARKS.md).
+    /// fastest to slowest on this model (`transformer-mt bench`; BENCHMARKS.md).
     pub const ALL: [Backend; 4] = [Backend::Wgpu, Backend::Tch, Backend::Flex, Backend::Ndarray];
 
     /// The name used by `--backend` and by the cargo feature.

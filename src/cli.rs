@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{self, Backend};
+use crate::bench::{self, Runs};
 use crate::config::RunConfig;
 use crate::data::{self, batch, corpus, fetch, synthetic};
 use crate::eval::{EvalOptions, eval};
@@ -50,6 +51,9 @@ pub enum Command {
     /// Get, make and inspect corpora: download, synthetic numbers, tokenizer and batches.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Measure training and translation speed and memory on a fixed shape, on every backend of
+    /// this build (or the one --backend names), for comparison with PyTorch.
+    Bench(BenchArgs),
 }
 
 /// `transformer-mt data ...`
@@ -198,6 +202,23 @@ pub struct AttentionArgs {
     pub sentence: Option<String>,
 }
 
+/// The arguments of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Untimed runs before the timed ones.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Timed training steps (the median is reported).
+    #[arg(long, default_value_t = 10)]
+    pub train_runs: usize,
+    /// Timed runs of each decoding (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub decode_runs: usize,
+}
+
 /// What a run reads and where it writes: shared by `train` and `data prepare`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -222,6 +243,25 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let backend = Backend::from_name(&cli.backend)?;
     match cli.command {
+        Command::Bench(args) => {
+            let backends = if cli.backend.trim().eq_ignore_ascii_case("auto") {
+                Backend::compiled()
+            } else {
+                vec![backend]
+            };
+            let runs = Runs {
+                warmup: args.warmup,
+                train: args.train_runs,
+                decode: args.decode_runs,
+            };
+            let report = bench::run(&backends, runs, !args.json)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", bench::table(&report));
+            }
+            Ok(())
+        }
         Command::Data(command) => run_data(command),
         Command::Train(args) => train(args, backend),
         Command::Infer(args) => infer(&InferOptions {

@@ -7,11 +7,13 @@
 //! - [`translate`]: greedy and beam search with a key/value cache;
 //! - [`eval`]: BLEU and chrF exactly as sacreBLEU computes them;
 //! - [`plot`]: attention weights and the positional encoding as heatmaps;
+//! - [`bench`]: speed and memory on a fixed shape, for comparison with PyTorch;
 //! - [`backend`]: which backend runs it, chosen at run time;
 //! - [`config`]: the JSON configuration of a run;
 //! - [`cli`]: the command line.
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;

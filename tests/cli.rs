@@ -112,3 +112,60 @@ fn a_closed_output_pipe_ends_the_program_quietly() {
     assert!(!output.status.success());
     assert_eq!(stderr(&output), "");
 }
+
+/// `bench --json` on one backend: one JSON object with the training step, greedy decoding at
+/// batch 1 and 32 and the peak memory, every figure consistent with the step time it comes
+/// from. The FLOP count of a training step is worked out by hand (B = 64, S = T = 24,
+/// d = 256, d_ff = 1024, V = 8000, 3 + 3 layers; 2 FLOPs a multiply-add):
+/// encoder layer 4·2BSd² + 2·2BS²d + 2·2BSd·d_ff = 805,306,368 + 37,748,736 + 1,610,612,736;
+/// decoder layer adds the encoder–decoder attention 2·2BTd² + 2·2BSd² + 2·2BTSd =
+/// 402,653,184 + 402,653,184 + 37,748,736; generator 2BTdV = 6,291,456,000; forward
+/// 3·2,453,667,840 + 3·3,296,722,944 + 6,291,456,000 = 23,542,628,352; a step is 3 × that.
+#[test]
+fn bench_prints_consistent_figures_as_json() {
+    let cpu = if cfg!(feature = "flex") {
+        "flex"
+    } else {
+        "ndarray"
+    };
+    let output = run(
+        &[
+            "bench",
+            "--backend",
+            cpu,
+            "--json",
+            "--warmup",
+            "0",
+            "--train-runs",
+            "1",
+            "--decode-runs",
+            "1",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(report["shape"]["train_flops_per_step"], 70_627_885_056.0);
+    let figures = &report["backends"][cpu];
+    let number = |value: &serde_json::Value| value.as_f64().expect("a number");
+    let step = number(&figures["train"]["step_seconds"]);
+    assert!(step > 0.0);
+    let tokens = number(&figures["train"]["tokens_per_second"]);
+    assert!(
+        (tokens * step - 1536.0).abs() < 1e-6,
+        "{tokens} tok/s × {step} s"
+    );
+    let gflops = number(&figures["train"]["gflops"]);
+    assert!((gflops * step - 70.627_885_056).abs() < 1e-6);
+    for batch in ["batch_1", "batch_32"] {
+        for rate in ["cached_tokens_per_second", "uncached_tokens_per_second"] {
+            assert!(
+                number(&figures["greedy"][batch][rate]) > 0.0,
+                "{batch} {rate}"
+            );
+        }
+    }
+    let memory = number(&figures["peak_rss_mib"]);
+    assert!(memory > 50.0 && memory < 24_000.0, "{memory} MiB");
+}

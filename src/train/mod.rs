@@ -3,6 +3,7 @@
 //!
 //! | part | file |
 //! |---|---|
+//! | the label-smoothed cross-entropy of §5.4 | [`loss`] |
 //! | the loss of a batch, the training and validation steps | [`step`] |
 //! | batches in a new seeded order every epoch, resumable | [`loader`] |
 //! | the guarded loss, tokens-per-second and validation BLEU metrics | [`metrics`] |
@@ -10,6 +11,7 @@
 //! | the run directory: config, weights, checkpoints, logs | [`run_dir`] |
 
 pub mod loader;
+pub mod loss;
 pub mod metrics;
 pub mod renderer;
 pub mod run_dir;
@@ -303,11 +305,7 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
         prepared.vocabularies.target.vocab_size(),
         config.data.max_len,
     );
-    let model = TrainingModel::new(
-        model_config.init(&device)?,
-        config.training.label_smoothing,
-        &device,
-    );
+    let model = TrainingModel::new(model_config.init(&device)?, config.training.label_smoothing);
     println!(
         "model: {} parameters on {}; run directory {}",
         model.num_params(),

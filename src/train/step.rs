@@ -3,11 +3,11 @@
 //! also greedy-decodes the sentences of the BLEU sample.
 
 use burn::module::Module;
-use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput, PerplexityInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
+use super::loss::label_smoothed_cross_entropy;
 use crate::data::batch::TranslationBatch;
 use crate::data::tokenizer::{EOS_ID, PAD_ID};
 use crate::model::Transformer;
@@ -18,19 +18,17 @@ use crate::translate::search::{Decoding, greedy};
 pub struct TrainingModel {
     /// The model itself; the run's `model.bpk` holds its weights.
     pub transformer: Transformer,
-    /// Cross-entropy against labels smoothed by ε_ls, ignoring `<pad>`.
-    pub loss: CrossEntropyLoss,
+    /// ε_ls of the label-smoothed cross-entropy (paper: 0.1).
+    pub label_smoothing: f64,
 }
 
 impl TrainingModel {
     /// Wraps `transformer` with the loss: label smoothing `label_smoothing` (paper: 0.1).
-    pub fn new(transformer: Transformer, label_smoothing: f64, device: &Device) -> Self {
-        let smoothing = (label_smoothing > 0.0).then_some(label_smoothing as f32);
-        let loss = CrossEntropyLossConfig::new()
-            .with_pad_tokens(Some(vec![PAD_ID as usize]))
-            .with_smoothing(smoothing)
-            .init(device);
-        Self { transformer, loss }
+    pub fn new(transformer: Transformer, label_smoothing: f64) -> Self {
+        Self {
+            transformer,
+            label_smoothing,
+        }
     }
 
     /// Logits for every target position and their loss against the labels.
@@ -44,9 +42,11 @@ impl TrainingModel {
             .transformer
             .forward(batch.src, batch.tgt_in, &batch.masks);
         let [batch_size, tgt_len, vocab] = logits.dims();
-        let loss = self.loss.forward(
+        let loss = label_smoothed_cross_entropy(
             logits.clone().reshape([batch_size * tgt_len, vocab]),
             batch.labels.clone().reshape([batch_size * tgt_len]),
+            self.label_smoothing,
+            PAD_ID,
         );
         TranslationOutput {
             loss,
@@ -63,7 +63,7 @@ impl TrainingModel {
         let [_, src_len] = batch.src.dims();
         let max_tokens = (2 * src_len + 10).min(self.transformer.max_len() - 1);
         let src = batch.src.clone().slice(0..rows);
-        let hypotheses = greedy(&self.transformer, src, max_tokens, Decoding::Cached)
+        let hypotheses = greedy(&self.transformer, src, 0, max_tokens, Decoding::Cached)
             .into_iter()
             .map(|h| h.tokens)
             .collect();

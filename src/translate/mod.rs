@@ -198,7 +198,7 @@ impl Translator {
                 let rows: Vec<Vec<u32>> = nonempty.iter().map(|&i| sources[i].clone()).collect();
                 let src = padded(&rows, &self.device);
                 let found: Vec<Vec<Hypothesis>> = if settings.beam <= 1 {
-                    greedy(&self.model, src, max_tokens, settings.decoding)
+                    greedy(&self.model, src, 0, max_tokens, settings.decoding)
                         .into_iter()
                         .map(|h| vec![h])
                         .collect()

@@ -149,10 +149,12 @@ fn ids(values: &[u32], device: &burn::tensor::Device) -> Tensor<1, Int> {
 }
 
 /// The most probable token at every step, for each sentence of `src` `[batch, src_len]`,
-/// until `</s>` or `max_tokens` tokens (the translation then ends unfinished).
+/// until `</s>` or `max_tokens` tokens (the translation then ends unfinished); `</s>` is
+/// never chosen before `min_tokens` tokens (benchmarks decode a fixed number of tokens so).
 pub fn greedy(
     model: &Transformer,
     src: Tensor<2, Int>,
+    min_tokens: usize,
     max_tokens: usize,
     decoding: Decoding,
 ) -> Vec<Hypothesis> {
@@ -168,10 +170,10 @@ pub fn greedy(
     ];
     let mut finished = vec![false; batch];
     let mut next = vec![BOS_ID; batch];
-    for _ in 0..max_tokens {
+    for step in 0..max_tokens {
         let log_probs = decoder.step(&next);
         for (row, log_probs) in log_probs.iter().enumerate() {
-            let (token, log_prob) = best(log_probs);
+            let (token, log_prob) = best(log_probs, step >= min_tokens);
             next[row] = token;
             if finished[row] {
                 continue;
@@ -194,11 +196,12 @@ pub fn greedy(
     hypotheses
 }
 
-/// The token of highest log-probability and that log-probability.
-fn best(log_probs: &[f32]) -> (u32, f32) {
+/// The token of highest log-probability and that log-probability; `</s>` only if `may_end`.
+fn best(log_probs: &[f32], may_end: bool) -> (u32, f32) {
     let (token, &log_prob) = log_probs
         .iter()
         .enumerate()
+        .filter(|&(token, _)| may_end || token != EOS_ID as usize)
         .max_by(|a, b| a.1.total_cmp(b.1))
         .expect("a non-empty vocabulary");
     (token as u32, log_prob)

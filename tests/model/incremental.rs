@@ -75,8 +75,8 @@ fn each_cached_step_equals_the_full_decoder_on_the_prefix() {
 fn cached_and_recomputed_searches_agree() {
     for seed in 0..3 {
         let model = model(small_config(), seed);
-        let cached = greedy(&model, sources(), 8, Decoding::Cached);
-        let recomputed = greedy(&model, sources(), 8, Decoding::Recompute);
+        let cached = greedy(&model, sources(), 0, 8, Decoding::Cached);
+        let recomputed = greedy(&model, sources(), 0, 8, Decoding::Recompute);
         for (a, b) in cached.iter().zip(&recomputed) {
             assert_eq!(a.tokens, b.tokens, "seed {seed}");
             assert!((a.log_prob - b.log_prob).abs() < 1e-4, "seed {seed}");
@@ -101,7 +101,7 @@ fn cached_and_recomputed_searches_agree() {
 fn a_beam_of_one_is_greedy_search() {
     for seed in 0..3 {
         let model = model(small_config(), seed);
-        let greedy = greedy(&model, sources(), 10, Decoding::Cached);
+        let greedy = greedy(&model, sources(), 0, 10, Decoding::Cached);
         let options = BeamOptions {
             beam: 1,
             alpha: 0.0,
@@ -164,7 +164,7 @@ fn beam_search_finds_translations_greedy_misses() {
     let mut better = 0;
     for seed in 0..8 {
         let model = model(small_config(), seed);
-        let greedy = greedy(&model, sources(), 6, Decoding::Cached);
+        let greedy = greedy(&model, sources(), 0, 6, Decoding::Cached);
         let beam = beam_search(&model, sources(), options, Decoding::Cached);
         for (row, (g, b)) in greedy.iter().zip(&beam).enumerate() {
             assert!(

@@ -5,6 +5,7 @@ mod attention;
 mod backends;
 mod common;
 mod incremental;
+mod loss;
 mod positional_encoding;
 mod reference;
 #[path = "../shared/mod.rs"]
