@@ -173,7 +173,7 @@ pub fn measure_training(backend: Backend, runs: Runs) -> anyhow::Result<TrainFig
         },
         target_tokens: BATCH * LEN,
         dropout_seed: None,
-        bleu_rows: 0,
+        bleu_references: Vec::new(),
     };
     let mut model = Some(model);
     let mut step = || {
@@ -193,27 +193,26 @@ pub fn measure_training(backend: Backend, runs: Runs) -> anyhow::Result<TrainFig
     })
 }
 
-/// Measures greedy decoding of [`NEW_TOKENS`] tokens for `batch` sentences on `backend`.
+/// Measures greedy decoding of [`NEW_TOKENS`] tokens for `batch` sentences with `model`, on
+/// `device`.
 pub fn measure_decoding(
-    backend: Backend,
+    model: &Transformer,
+    device: &Device,
     batch: usize,
     runs: Runs,
-) -> anyhow::Result<DecodeFigures> {
-    let device = backend.device()?;
-    device.seed(0);
-    let model = model(&device);
-    let src = tokens(batch, LEN, &device);
+) -> DecodeFigures {
+    let src = tokens(batch, LEN, device);
     let rate = |decoding| {
         let seconds = median_seconds(runs.warmup, runs.decode, || {
-            let found = greedy(&model, src.clone(), NEW_TOKENS, NEW_TOKENS, decoding);
+            let found = greedy(model, src.clone(), NEW_TOKENS, NEW_TOKENS, decoding);
             debug_assert!(found.iter().all(|h| h.tokens.len() == NEW_TOKENS));
         });
         (batch * NEW_TOKENS) as f64 / seconds
     };
-    Ok(DecodeFigures {
+    DecodeFigures {
         cached_tokens_per_second: rate(Decoding::Cached),
         uncached_tokens_per_second: rate(Decoding::Recompute),
-    })
+    }
 }
 
 /// Peak resident memory of this process in MiB (`VmHWM`), where the system reports it.
@@ -227,13 +226,18 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// Measures everything on `backend`, in this process.
 pub fn measure(backend: Backend, runs: Runs) -> anyhow::Result<BackendFigures> {
     let train = measure_training(backend, runs)?;
-    let mut greedy = std::collections::BTreeMap::new();
-    for batch in DECODE_BATCHES {
-        greedy.insert(
-            format!("batch_{batch}"),
-            measure_decoding(backend, batch, runs)?,
-        );
-    }
+    let device = backend.device()?;
+    device.seed(0);
+    let decoder = model(&device);
+    let greedy = DECODE_BATCHES
+        .iter()
+        .map(|&batch| {
+            (
+                format!("batch_{batch}"),
+                measure_decoding(&decoder, &device, batch, runs),
+            )
+        })
+        .collect();
     Ok(BackendFigures {
         train,
         greedy,

@@ -332,7 +332,7 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
             println!(
                 "best epoch {} (by {}): {}; weights in {}",
                 best.epoch,
-                best.selected_by.name(),
+                report.selected_by.name(),
                 metrics.join(", "),
                 report.run.weights_path().display()
             );

@@ -8,11 +8,9 @@
 
 pub mod sacrebleu;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::Backend;
 use crate::data::corpus::{Direction, ReadOptions, read_corpus};
@@ -131,9 +129,7 @@ fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
             translator.max_len()
         );
     }
-    let bar = progress_bar(pairs.len());
-    let translations = translator.translate(&sources, &options.settings, |n| bar.inc(n as u64))?;
-    bar.finish_and_clear();
+    let translations = translator.translate_showing_progress(&sources, &options.settings)?;
 
     let hypotheses: Vec<String> = translations
         .into_iter()
@@ -145,13 +141,20 @@ fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "test".to_string());
     let dir = run.path().join("eval");
-    let lines = |texts: &mut dyn Iterator<Item = &str>| -> String {
-        texts.map(|t| format!("{t}\n")).collect()
-    };
+    let lines = |texts: Vec<&str>| -> String { texts.iter().map(|t| format!("{t}\n")).collect() };
     let written = [
-        ("src", lines(&mut pairs.iter().map(|p| p.source.as_str()))),
-        ("ref", lines(&mut references.iter().map(String::as_str))),
-        ("hyp", lines(&mut hypotheses.iter().map(String::as_str))),
+        (
+            "src",
+            lines(pairs.iter().map(|p| p.source.as_str()).collect()),
+        ),
+        (
+            "ref",
+            lines(references.iter().map(String::as_str).collect()),
+        ),
+        (
+            "hyp",
+            lines(hypotheses.iter().map(String::as_str).collect()),
+        ),
     ];
     for (extension, text) in &written {
         let path = dir.join(format!("{stem}.{extension}"));
@@ -171,18 +174,4 @@ fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
         hyp.display()
     );
     Ok(corpus_scores(&hypotheses, &[references]))
-}
-
-/// A bar on a terminal; hidden elsewhere.
-fn progress_bar(total: usize) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("translating {bar:40} {pos}/{len} sentences, {eta} left")
-    {
-        bar.set_style(style);
-    }
-    bar
 }

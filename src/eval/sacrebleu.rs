@@ -157,25 +157,17 @@ impl BleuStats {
             .iter()
             .map(|r| tokenize_13a(r.trim_end_matches(is_space)))
             .collect();
+        let ref_tokens: Vec<Vec<&str>> = references
+            .iter()
+            .map(|r| r.split(' ').filter(|t| !t.is_empty()).collect())
+            .collect();
+        // The reference length closest to the hypothesis's; the shorter on a tie.
+        let ref_len = ref_tokens
+            .iter()
+            .map(Vec::len)
+            .min_by_key(|&len| (len.abs_diff(hyp_tokens.len()), len));
         let mut max_ref_counts: Vec<HashMap<&[&str], usize>> = vec![HashMap::new(); BLEU_ORDER];
-        let mut ref_tokens: Vec<Vec<&str>> = Vec::new();
-        for reference in &references {
-            ref_tokens.push(reference.split(' ').filter(|t| !t.is_empty()).collect());
-        }
-        let mut ref_len: Option<usize> = None;
         for tokens in &ref_tokens {
-            // The reference length closest to the hypothesis's; the shorter on a tie.
-            let len = tokens.len();
-            ref_len = Some(match ref_len {
-                Some(best)
-                    if best.abs_diff(hyp_tokens.len()) < len.abs_diff(hyp_tokens.len())
-                        || (best.abs_diff(hyp_tokens.len()) == len.abs_diff(hyp_tokens.len())
-                            && best <= len) =>
-                {
-                    best
-                }
-                _ => len,
-            });
             for (max_counts, counts) in max_ref_counts
                 .iter_mut()
                 .zip(ngram_counts(tokens, BLEU_ORDER))

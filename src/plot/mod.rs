@@ -14,10 +14,11 @@ pub mod heatmap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::Serialize;
 
 use crate::backend::Backend;
+use crate::data::batch::padded;
 use crate::data::tokenizer::{BOS_ID, PAD_ID};
 use crate::fs::write_atomic;
 use crate::model::positional_encoding::sinusoid_table;
@@ -238,11 +239,8 @@ fn sentence_attention(
     target_ids.truncate(translator.max_len());
 
     let device = translator.device();
-    let tensor = |ids: &[u32]| {
-        let ids: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
-        Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, ids.len()]), device)
-    };
-    let (src, tgt_in) = (tensor(&source_ids), tensor(&target_ids));
+    let src = padded(std::slice::from_ref(&source_ids), device);
+    let tgt_in = padded(std::slice::from_ref(&target_ids), device);
     let masks = PaddingMasks::from_tokens(src.clone(), tgt_in.clone(), PAD_ID as usize);
     let (_, weights) = translator
         .model()

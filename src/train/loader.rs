@@ -154,11 +154,15 @@ impl Iterator for EpochIterator<'_> {
         self.next += 1;
         let bleu_rows = self.to_translate.min(pairs.len());
         self.to_translate -= bleu_rows;
+        let bleu_references = pairs[..bleu_rows]
+            .iter()
+            .map(|p| p.target.clone())
+            .collect();
         Some(Ok(TrainingBatch {
             batch: TranslationBatcher.batch(vec![pairs], &self.loader.device),
             target_tokens,
             dropout_seed,
-            bleu_rows,
+            bleu_references,
         }))
     }
 }

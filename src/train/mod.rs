@@ -33,7 +33,9 @@ use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, PerplexityMetric};
+use burn::train::metric::{
+    AccuracyMetric, LearningRateMetric, LossMetric, Metric, PerplexityMetric,
+};
 use burn::train::renderer::MetricsRenderer;
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::{
@@ -237,8 +239,6 @@ pub struct Best {
     pub accuracy: Option<f64>,
     /// Its validation BLEU, when the run computes it.
     pub bleu: Option<f64>,
-    /// The metric that made it the best.
-    pub selected_by: Selection,
 }
 
 /// Why a run ended before `training.epochs`.
@@ -455,50 +455,42 @@ fn with_checkpoints(
     training: &TrainingConfig,
     bleu: &ValidationBleu,
 ) -> SupervisedTraining<TrainingModel> {
-    let selection = training.select_by;
-    let best = || match selection {
-        Selection::Loss => MetricCheckpointingStrategy::new(
-            &LossMetric::new(),
-            Aggregate::Mean,
-            selection.direction(),
-            Split::Valid,
-        ),
-        Selection::Bleu => MetricCheckpointingStrategy::new(
-            bleu,
-            Aggregate::Mean,
-            selection.direction(),
-            Split::Valid,
-        ),
-    };
+    match training.select_by {
+        Selection::Loss => watching(supervised, training, &LossMetric::new()),
+        Selection::Bleu => watching(supervised, training, bleu),
+    }
+}
+
+/// [`with_checkpoints`] on `metric`, which Burn's strategies find by its name in the logs.
+fn watching<M: Metric>(
+    supervised: SupervisedTraining<TrainingModel>,
+    training: &TrainingConfig,
+    metric: &M,
+) -> SupervisedTraining<TrainingModel> {
+    let direction = training.select_by.direction();
     let supervised = supervised
         .with_default_checkpointers()
         .with_checkpointing_strategy(
             ComposedCheckpointingStrategy::builder()
                 .add(KeepLastNCheckpoints::new(training.keep_checkpoints))
-                .add(best())
+                .add(MetricCheckpointingStrategy::new(
+                    metric,
+                    Aggregate::Mean,
+                    direction,
+                    Split::Valid,
+                ))
                 .build(),
         );
-    let Some(patience) = training.patience else {
-        return supervised;
-    };
-    let condition = StoppingCondition::NoImprovementSince { n_epochs: patience };
-    let strategy = match selection {
-        Selection::Loss => MetricEarlyStoppingStrategy::new(
-            &LossMetric::new(),
+    match training.patience {
+        Some(patience) => supervised.early_stopping(MetricEarlyStoppingStrategy::new(
+            metric,
             Aggregate::Mean,
-            selection.direction(),
+            direction,
             Split::Valid,
-            condition,
-        ),
-        Selection::Bleu => MetricEarlyStoppingStrategy::new(
-            bleu,
-            Aggregate::Mean,
-            selection.direction(),
-            Split::Valid,
-            condition,
-        ),
-    };
-    supervised.early_stopping(strategy)
+            StoppingCondition::NoImprovementSince { n_epochs: patience },
+        )),
+        None => supervised,
+    }
 }
 
 /// The configuration this invocation trains with: the file given (else, when resuming, the
@@ -605,7 +597,6 @@ fn export_best(
         loss: run.epoch_metric("valid", epoch, "Loss"),
         accuracy: run.epoch_metric("valid", epoch, "Accuracy"),
         bleu: run.epoch_metric("valid", epoch, ValidationBleu::NAME),
-        selected_by: selection,
     }))
 }
 

@@ -9,7 +9,7 @@ use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use super::loss::label_smoothed_cross_entropy;
 use crate::data::batch::TranslationBatch;
-use crate::data::tokenizer::{EOS_ID, PAD_ID};
+use crate::data::tokenizer::PAD_ID;
 use crate::model::Transformer;
 use crate::translate::search::{Decoding, greedy};
 
@@ -57,33 +57,15 @@ impl TrainingModel {
         }
     }
 
-    /// Greedy translations of the first `rows` sentences of `batch` and their references, as
-    /// token ids. A translation may run to twice its source's length plus 10 tokens.
-    fn decode_sample(&self, batch: &TranslationBatch, rows: usize) -> DecodedSample {
+    /// Greedy translations of the first sentences of `batch`, one per reference. A
+    /// translation may run to twice its source's length plus 10 tokens.
+    fn decode_sample(&self, batch: &TranslationBatch, references: Vec<Vec<u32>>) -> DecodedSample {
         let [_, src_len] = batch.src.dims();
         let max_tokens = (2 * src_len + 10).min(self.transformer.max_len() - 1);
-        let src = batch.src.clone().slice(0..rows);
+        let src = batch.src.clone().slice(0..references.len());
         let hypotheses = greedy(&self.transformer, src, 0, max_tokens, Decoding::Cached)
             .into_iter()
             .map(|h| h.tokens)
-            .collect();
-        let [_, tgt_len] = batch.labels.dims();
-        let labels = batch
-            .labels
-            .clone()
-            .slice(0..rows)
-            .into_data()
-            .convert::<i64>()
-            .try_into_vec::<i64>()
-            .expect("labels converted to i64");
-        let references = labels
-            .chunks(tgt_len)
-            .map(|row| {
-                row.iter()
-                    .map(|&id| id as u32)
-                    .take_while(|&id| id != EOS_ID && id != PAD_ID)
-                    .collect()
-            })
             .collect();
         DecodedSample {
             hypotheses,
@@ -112,8 +94,9 @@ pub struct TrainingBatch {
     pub target_tokens: usize,
     /// Seed of the device's random generator for this step; `None` for validation.
     pub dropout_seed: Option<u64>,
-    /// Validation: how many of the batch's first sentences to translate for BLEU.
-    pub bleu_rows: usize,
+    /// Validation: the target ids of the batch's first sentences, which are translated for
+    /// BLEU; empty for the other batches and in training.
+    pub bleu_references: Vec<Vec<u32>>,
 }
 
 impl TrainStep for TrainingModel {
@@ -133,10 +116,10 @@ impl InferenceStep for TrainingModel {
     type Input = TrainingBatch;
     type Output = TranslationOutput;
 
-    fn step(&self, batch: TrainingBatch) -> TranslationOutput {
-        let sample = match batch.bleu_rows {
-            0 => DecodedSample::default(),
-            rows => self.decode_sample(&batch.batch, rows),
+    fn step(&self, mut batch: TrainingBatch) -> TranslationOutput {
+        let sample = match std::mem::take(&mut batch.bleu_references) {
+            references if references.is_empty() => DecodedSample::default(),
+            references => self.decode_sample(&batch.batch, references),
         };
         TranslationOutput {
             sample,

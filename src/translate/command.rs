@@ -4,7 +4,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{SearchSettings, Translation, Translator};
 use crate::backend::Backend;
@@ -107,22 +106,11 @@ fn translate_lines(
         }
         sources.push(ids);
     }
-    let bar = (show_progress && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(lines.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} sentences, {per_sec}, ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let translations = translator.translate(&sources, settings, |done| {
-        if let Some(bar) = &bar {
-            bar.inc(done as u64);
-        }
-    })?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let translations = if show_progress {
+        translator.translate_showing_progress(&sources, settings)?
+    } else {
+        translator.translate(&sources, settings, |_| {})?
+    };
     Ok(format_translations(
         &translations,
         first_index,

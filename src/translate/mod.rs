@@ -7,9 +7,12 @@
 pub mod command;
 pub mod search;
 
+use std::io::IsTerminal;
+
 use anyhow::{Context, anyhow, bail};
 use burn::module::Module;
 use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::Backend;
 use crate::data::Vocabularies;
@@ -221,6 +224,30 @@ impl Translator {
             progress(chunk.len());
         }
         Ok(results)
+    }
+
+    /// [`translate`](Self::translate) with a progress bar on standard error when it is a
+    /// terminal.
+    pub fn translate_showing_progress(
+        &self,
+        sources: &[Vec<u32>],
+        settings: &SearchSettings,
+    ) -> anyhow::Result<Vec<Vec<Translation>>> {
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(sources.len() as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} sentences, {per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let translations = self.translate(sources, settings, |done| bar.inc(done as u64))?;
+        bar.finish_and_clear();
+        Ok(translations)
     }
 
     fn detokenize(&self, hypothesis: Hypothesis) -> anyhow::Result<Translation> {
