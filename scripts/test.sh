@@ -2,8 +2,9 @@
 # The whole test suite on every backend, from a fresh Debian or Ubuntu machine.
 #
 # Installs what the backends need (Mesa's Vulkan driver, which runs wgpu on the CPU when the
-# machine has no GPU; libtorch from PyTorch's pip wheel for tch), then checks formatting and
-# lints and runs every test in one release build with all backend features.
+# machine has no GPU; libtorch from PyTorch's pip wheel for tch), then checks formatting, and
+# builds every target of the crate once, in release mode with all backend features, with
+# Clippy's lints as part of that build; then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +27,11 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
 fi
 
 cargo fmt --check
-cargo clippy --release --all-features --all-targets -- -D warnings
+# `cargo clippy` is `cargo check` with clippy-driver wrapping rustc for this crate only; the
+# same wrapper on the test build lints every target while compiling it, so the Burn stack is
+# built once instead of once checked for Clippy and once compiled for the tests.
+RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver)
+CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+cargo test --release --all-features --all-targets --no-run
 cargo test --release --all-features

@@ -384,6 +384,9 @@ fn run_data(command: DataCommand) -> anyhow::Result<()> {
 fn prepare(args: RunArgs) -> anyhow::Result<()> {
     let config = RunConfig::load_or_default(args.config.as_ref())?.data;
     let run = RunDir::from_arg(&args.run);
+    // A run being trained exists and holds its lock; a missing directory is created only
+    // once the corpus has been read, so that bad input writes nothing.
+    let _lock = run.path().exists().then(|| run.lock()).transpose()?;
     run.ensure_fresh()?;
     let files = data::corpus_files(&config, &args.data)?;
     let prepared = data::prepare(&config, &files, None, run.path())?;

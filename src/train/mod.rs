@@ -51,7 +51,7 @@ use crate::data::{self, Vocabularies};
 use loader::EpochLoader;
 use metrics::{GuardedLoss, TokensPerSecond, ValidationBleu};
 use renderer::{PlainRenderer, TeeRenderer};
-use run_dir::RunDir;
+use run_dir::{RunDir, RunState};
 use step::TrainingModel;
 
 /// The `training` section of the configuration. Defaults follow the paper (§5.3, §5.4).
@@ -254,19 +254,9 @@ pub enum Stop {
 /// Trains a model as `options` say; the run directory ends with the best weights.
 pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
     let run = RunDir::from_arg(&options.run);
-    let resume_from = if options.resume {
-        let Some(&epoch) = run.complete_checkpoints().last() else {
-            bail!(
-                "{}: no complete checkpoint to resume from; start the run without --resume",
-                run.path().display()
-            );
-        };
-        Some(epoch)
-    } else {
-        run.ensure_fresh()?;
-        None
-    };
     let config = effective_config(options, &run)?;
+    let _lock = run.lock()?;
+    let resume_from = start_point(&run, options.resume)?;
     let done = resume_from.unwrap_or(0);
     if done >= config.training.epochs {
         bail!(
@@ -278,8 +268,6 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
     println!("configuration:\n{}", serde_json::to_string_pretty(&config)?);
 
     let files = data::corpus_files(&config.data, &options.data)?;
-    std::fs::create_dir_all(run.path())
-        .with_context(|| format!("{}: cannot create the run directory", run.path().display()))?;
     let vocabularies = match resume_from {
         Some(_) => Some(Vocabularies::load(run.path())?),
         None => None,
@@ -398,6 +386,32 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<TrainReport> {
     })
 }
 
+/// The epoch a run continues after, `None` for a run that starts from its beginning. A
+/// resume continues from the newest complete checkpoint, or starts again when none was
+/// saved; a fresh start is refused over a run that saved anything. A run that saved
+/// nothing is cleared of what its earlier start left (logs, incomplete checkpoints).
+fn start_point(run: &RunDir, resume: bool) -> anyhow::Result<Option<usize>> {
+    let path = run.path().display();
+    let state = run.state();
+    match (resume, state) {
+        (true, RunState::Saved(epoch)) => return Ok(Some(epoch)),
+        (true, RunState::Trained) => bail!(
+            "{path}: model.bpk but no complete checkpoint to continue its training from: choose another `--run`"
+        ),
+        (true, _) => println!(
+            "{path}: no epoch was saved before the run stopped: training it again from the beginning"
+        ),
+        (false, RunState::Unsaved) => {
+            println!("{path}: an earlier start saved no epoch: starting afresh")
+        }
+        (false, _) => run.ensure_fresh()?,
+    }
+    if state == RunState::Unsaved {
+        run.forget_after(0)?;
+    }
+    Ok(None)
+}
+
 /// Adam with the paper's β₂ = 0.98 and ε = 1e-9 (§5.3), and gradient clipping.
 fn adam(training: &TrainingConfig) -> ModuleOptimizer {
     AdamConfig::new()
@@ -499,6 +513,12 @@ fn watching<M: Metric>(
 /// refused.
 fn effective_config(options: &TrainOptions, run: &RunDir) -> anyhow::Result<RunConfig> {
     let saved = if options.resume {
+        if !run.config_path().exists() {
+            bail!(
+                "{}: nothing to resume: no training run of transformer-mt started here (no config.json); start one without --resume",
+                run.path().display()
+            );
+        }
         Some(run.saved_config()?)
     } else {
         None

@@ -7,9 +7,12 @@
 //! | `model.json`, `model.bpk` | the full model configuration and the best weights |
 //! | `test.tsv` | the held-out test pairs, for `eval` |
 //! | `train.log`, `experiment.log` | the progress lines; Burn's own log |
+//! | `train.lock` | locked by the one process training the run; holds its process id |
 //! | `checkpoint/{model,optim,scheduler}-N.bpk` | the last epochs and the best, to resume |
 //! | `train/epoch-N/`, `valid/epoch-N/` | every metric of every batch, one file each |
 
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -20,6 +23,26 @@ use crate::model::TransformerConfig;
 
 /// The checkpoint records of one epoch, all three needed to resume.
 const CHECKPOINT_RECORDS: [&str; 3] = ["model", "optim", "scheduler"];
+
+/// Where a run directory stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// No run: no configuration, weights or checkpoint.
+    Empty,
+    /// A run that started (its `config.json` is written) and saved no epoch: killed or
+    /// stopped before its first checkpoint.
+    Unsaved,
+    /// Epochs saved as complete checkpoints, the newest one given.
+    Saved(usize),
+    /// Weights (`model.bpk`) without a checkpoint to continue from.
+    Trained,
+}
+
+/// The writer lock of a run, held while it lives; see [`RunDir::lock`].
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
 
 /// A run directory.
 #[derive(Clone, Debug)]
@@ -80,15 +103,77 @@ impl RunDir {
         self.checkpoint_path("model", epoch)
     }
 
-    /// Refuses to start a new run over one that already trained.
-    pub fn ensure_fresh(&self) -> anyhow::Result<()> {
-        if self.weights_path().exists() || self.path.join("checkpoint").exists() {
-            bail!(
-                "{} already holds a trained model: choose another `--run`, or continue its training with `train --resume`",
-                self.path.display()
-            );
+    /// Where the run stands: what a fresh start or a resume may do with it.
+    pub fn state(&self) -> RunState {
+        if let Some(&epoch) = self.complete_checkpoints().last() {
+            RunState::Saved(epoch)
+        } else if self.weights_path().exists() {
+            RunState::Trained
+        } else if self.config_path().exists() {
+            RunState::Unsaved
+        } else {
+            RunState::Empty
         }
-        Ok(())
+    }
+
+    /// Refuses to start a new run over one that saved anything: its weights or a
+    /// checkpoint. A run that started but saved nothing may be started again.
+    pub fn ensure_fresh(&self) -> anyhow::Result<()> {
+        let path = self.path.display();
+        match self.state() {
+            RunState::Empty | RunState::Unsaved => Ok(()),
+            RunState::Trained => bail!(
+                "{path} already holds a trained model (model.bpk) but no checkpoint to continue it from: choose another `--run`"
+            ),
+            RunState::Saved(epoch) if self.weights_path().exists() => bail!(
+                "{path} already holds a trained model (model.bpk, checkpoints up to epoch {epoch}): choose another `--run`, or continue its training with `train --resume`"
+            ),
+            RunState::Saved(epoch) => bail!(
+                "{path} holds a run saved at epoch {epoch}: continue it with `train --resume`, or choose another `--run`"
+            ),
+        }
+    }
+
+    /// Takes the run's writer lock, `train.lock`, for as long as the returned value lives:
+    /// one process at a time trains a run. The lock is the kernel's (`flock`), so it goes
+    /// with the process however it ends, `SIGKILL` included; a second writer is refused at
+    /// once, naming the process that holds it.
+    pub fn lock(&self) -> anyhow::Result<RunLock> {
+        std::fs::create_dir_all(&self.path)
+            .with_context(|| format!("{}: cannot create the run directory", self.path.display()))?;
+        let path = self.path.join("train.lock");
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim().parse::<u32>() {
+                    Ok(pid) => format!("process {pid}"),
+                    Err(_) => "another process".to_string(),
+                };
+                bail!(
+                    "{} is being trained by {holder} (it holds {}): one process at a time trains a run",
+                    self.path.display(),
+                    path.display()
+                );
+            }
+            Err(TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("{}: cannot lock", path.display()));
+            }
+        }
+        let pid = std::process::id();
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{pid}"))
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        Ok(RunLock { _file: file })
     }
 
     /// The epochs whose three checkpoint records (model, optimiser, scheduler) all exist,

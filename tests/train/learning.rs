@@ -3,8 +3,12 @@
 use super::common::*;
 
 /// `config/tiny.json` on 20,000 synthetic number pairs learns the number words: above 95 %
-/// of the validation tokens predicted right (teacher-forced, padding excluded) after the
-/// 4 epochs it is configured for, and the validation loss falls every epoch until then.
+/// of the validation tokens predicted right (teacher-forced, padding excluded) after 4
+/// epochs, and the validation loss falls every epoch until then. `model.bpk` holds the epoch
+/// of the lowest validation loss, one of the last three, under 0.6 times epoch 1's (the
+/// label-smoothed loss cannot fall below about 0.9 here; it is near 2.1 after epoch 1). The exact
+/// epoch and values depend on the processor (the CPU backends choose their SIMD kernels at
+/// run time, which changes the order of floating-point sums), so only these are asserted.
 #[test]
 fn tiny_config_learns_the_synthetic_corpus() {
     let trained = trained_numbers();
@@ -14,17 +18,32 @@ fn tiny_config_learns_the_synthetic_corpus() {
         accuracy > 95.0,
         "validation accuracy {accuracy} % after 4 epochs"
     );
-    let losses = loss_curve(run, 4);
+    let losses = loss_curve(run, TRAINED_EPOCHS);
     assert!(
-        losses.windows(2).all(|w| w[1].1 < w[0].1),
-        "validation loss does not fall every epoch: {losses:?}"
+        losses[..4].windows(2).all(|w| w[1].1 < w[0].1),
+        "validation loss does not fall every epoch until the 4th: {losses:?}"
     );
+    let (lowest, lowest_loss) = losses
+        .iter()
+        .enumerate()
+        .map(|(i, (_, valid))| (i + 1, *valid))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("epochs");
     assert!(
         trained.stdout.contains(&format!(
-            "best epoch {TRAINED_EPOCHS} (by loss): validation loss"
+            "best epoch {lowest} (by loss): validation loss {lowest_loss:.4}"
         )),
-        "{}",
+        "the best epoch is not the lowest validation loss {losses:?}:\n{}",
         trained.stdout
+    );
+    assert!(
+        lowest > TRAINED_EPOCHS - 3,
+        "best epoch {lowest} of {TRAINED_EPOCHS}: {losses:?}"
+    );
+    assert!(
+        lowest_loss < 0.6 * losses[0].1,
+        "best validation loss {lowest_loss} against {} after epoch 1",
+        losses[0].1
     );
 
     for file in [

@@ -1,6 +1,9 @@
 //! Checkpoints and resume: a run stopped (cleanly or by SIGKILL) and resumed ends with the
-//! loss curve of a run that never stopped; a resume with another configuration is refused.
+//! loss curve of a run that never stopped; a run killed before its first checkpoint starts
+//! again; one process at a time trains a run; a resume with another configuration is refused.
 
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::common::*;
@@ -127,7 +130,7 @@ fn a_resume_with_another_configuration_is_refused_naming_the_fields() {
 }
 
 #[test]
-fn resume_without_a_checkpoint_says_so() {
+fn resume_of_a_run_that_never_started_says_so() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let run = dir.path().join("nothing");
     let output = run_in(
@@ -137,10 +140,116 @@ fn resume_without_a_checkpoint_says_so() {
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
-        message.contains("no complete checkpoint to resume from"),
+        message
+            .contains("nothing: nothing to resume: no training run of transformer-mt started here"),
         "{message}"
     );
     assert!(!message.contains("panicked"), "{message}");
+}
+
+/// Starts `train` on `run` for many epochs and waits until its first epoch is training,
+/// before any checkpoint: the run's lock is held and its configuration written.
+fn start_long_training(dir: &Path, config: &Path, data: &Path, run: &Path) -> Child {
+    let mut child = command(dir, &train_args(config, data, run, &["--epochs", "50"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !run.join("train/epoch-1").exists() {
+        assert!(Instant::now() < deadline, "no training after 5 minutes");
+        assert!(
+            child.try_wait().expect("waitable").is_none(),
+            "train ended before its first epoch"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+/// SIGKILL, before the first checkpoint (else the test would prove nothing).
+fn kill_before_first_checkpoint(mut child: Child, run: &Path) {
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(
+        !run.join("checkpoint/scheduler-1.bpk").exists(),
+        "epoch 1 was saved before the kill: give the test a longer epoch"
+    );
+}
+
+/// While a run trains, a second `train` on it (resumed or fresh) is refused at once,
+/// naming the process that holds it; killed before its first checkpoint, the run is
+/// trained again from its beginning by `train --resume`, the lock gone with the process.
+#[test]
+fn a_second_writer_is_refused_and_a_run_killed_before_its_first_checkpoint_resumes() {
+    let Setup { dir, data, config } = setup(4000, 512);
+    let run = dir.path().join("run");
+    let child = start_long_training(dir.path(), &config, &data, &run);
+
+    let holder = format!(
+        "{} is being trained by process {}",
+        run.display(),
+        child.id()
+    );
+    for extra in [&["--resume"][..], &[]] {
+        let started = Instant::now();
+        let output = run_in(dir.path(), &train_args(&config, &data, &run, extra));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(message.contains(&holder), "{extra:?}: {message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{extra:?}: the second writer waited for the lock"
+        );
+    }
+    kill_before_first_checkpoint(child, &run);
+
+    let output = run_in(
+        dir.path(),
+        &[
+            "train",
+            "--run",
+            run.to_str().expect("UTF-8"),
+            "--resume",
+            "--epochs",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "no epoch was saved before the run stopped: training it again from the beginning"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("best epoch 1 (by loss)"), "{text}");
+    assert!(run.join("model.bpk").is_file());
+    assert!(!run.join("train/epoch-2").exists(), "{text}");
+}
+
+/// A plain `train` on a run killed before its first checkpoint starts it afresh: there is
+/// no trained model to protect.
+#[test]
+fn a_fresh_start_over_a_run_that_saved_nothing_trains_it() {
+    let Setup { dir, data, config } = setup(4000, 512);
+    let run = dir.path().join("run");
+    let child = start_long_training(dir.path(), &config, &data, &run);
+    kill_before_first_checkpoint(child, &run);
+
+    let output = train(dir.path(), &config, &data, &run, &["--epochs", "1"]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("an earlier start saved no epoch: starting afresh"),
+        "{text}"
+    );
+    assert!(run.join("model.bpk").is_file());
 }
 
 /// A checkpoint from another model, or a damaged one, is one error naming the file: Burn,
