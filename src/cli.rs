@@ -7,14 +7,15 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{self, Backend};
 use crate::bench::{self, Runs};
-use crate::config::RunConfig;
 use crate::data::{self, batch, corpus, fetch, synthetic};
 use crate::eval::{EvalOptions, eval};
 use crate::plot::{AttentionOptions, attention};
-use crate::train::run_dir::RunDir;
-use crate::train::{Stop, TrainOptions};
+use crate::run::RunConfig;
+use crate::run::RunDir;
+use crate::train::{Session, Start, Stop, TrainOptions, TrainReport};
 use crate::translate::SearchSettings;
 use crate::translate::command::{InferOptions, infer};
+use crate::translate::search::Decoding;
 
 /// The Transformer of "Attention Is All You Need", learning English → Portuguese translation.
 #[derive(Debug, Parser)]
@@ -122,14 +123,20 @@ pub struct SearchArgs {
 
 impl SearchArgs {
     fn settings(&self, n_best: usize) -> anyhow::Result<SearchSettings> {
-        SearchSettings::checked(
-            self.beam,
-            self.length_penalty,
+        let settings = SearchSettings {
+            beam: self.beam,
+            alpha: self.length_penalty,
             n_best,
-            self.max_len,
-            self.batch_size,
-            self.no_cache,
-        )
+            max_tokens: self.max_len.unwrap_or(usize::MAX),
+            decoding: if self.no_cache {
+                Decoding::Recompute
+            } else {
+                Decoding::Cached
+            },
+            batch_size: self.batch_size,
+        };
+        settings.validate()?;
+        Ok(settings)
     }
 }
 
@@ -300,7 +307,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
-    let report = crate::train::train(&TrainOptions {
+    let session = crate::train::prepare(&TrainOptions {
         config: args.run.config,
         data: args.run.data,
         run: args.run.run,
@@ -308,6 +315,46 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
         resume: args.resume,
         backend,
     })?;
+    print_session(&session)?;
+    print_training(&session.train()?);
+    Ok(())
+}
+
+/// What `train` settled before training: how the run starts, its configuration, data and
+/// model.
+fn print_session(session: &Session) -> anyhow::Result<()> {
+    let run = session.run.path().display();
+    match session.start {
+        Start::Afresh => println!("{run}: an earlier start saved no epoch: starting afresh"),
+        Start::Again => println!(
+            "{run}: no epoch was saved before the run stopped: training it again from the beginning"
+        ),
+        Start::Fresh | Start::After(_) => {}
+    }
+    let config = &session.config;
+    println!("configuration:\n{}", serde_json::to_string_pretty(config)?);
+    let data = &session.data;
+    println!("{}", data.report);
+    println!(
+        "split: {} train, {} valid, {} test pairs; {} dropped for needing over {} positions",
+        data.splits.train.len(),
+        data.splits.valid.len(),
+        data.splits.test.len(),
+        data.dropped_long,
+        config.data.max_len
+    );
+    println!(
+        "model: {} parameters on {}; run directory {run}",
+        session.parameters, session.backend
+    );
+    if let Start::After(epoch) = session.start {
+        println!("resuming after epoch {epoch}");
+    }
+    Ok(())
+}
+
+/// What a training run reached.
+fn print_training(report: &TrainReport) {
     let per_epoch = report.elapsed.as_secs_f64() / report.epochs_run.max(1) as f64;
     let epochs = match report.epochs_run {
         1 => "1 epoch".to_string(),
@@ -317,7 +364,7 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
         "trained {epochs} in {:.1} s ({per_epoch:.1} s per epoch, validation included)",
         report.elapsed.as_secs_f64()
     );
-    match report.best {
+    match &report.best {
         Some(best) => {
             let mut metrics = Vec::new();
             if let Some(loss) = best.loss {
@@ -339,21 +386,17 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
         }
         None => println!("no epoch finished: no weights were saved"),
     }
-    let resume = format!(
-        "`transformer-mt train --run {} --resume` continues it",
-        report.run.path().display()
-    );
     match report.stop {
-        Some(Stop::Interrupted(epoch)) => {
-            println!("stopped during epoch {epoch}, before it was saved; {resume}")
-        }
+        Some(Stop::Interrupted(epoch)) => println!(
+            "stopped during epoch {epoch}, before it was saved; `transformer-mt train --run {} --resume` continues it",
+            report.run.path().display()
+        ),
         Some(Stop::Early(epoch)) => println!(
             "stopped early after epoch {epoch}: the validation {} stopped improving (training.patience)",
             report.selected_by.name()
         ),
         None => {}
     }
-    Ok(())
 }
 
 fn run_data(command: DataCommand) -> anyhow::Result<()> {

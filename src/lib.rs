@@ -9,17 +9,17 @@
 //! - [`plot`]: attention weights and the positional encoding as heatmaps;
 //! - [`bench`]: speed and memory on a fixed shape, for comparison with PyTorch;
 //! - [`backend`]: which backend runs it, chosen at run time;
-//! - [`config`]: the JSON configuration of a run;
+//! - [`run`]: a run's directory and its JSON configuration, shared by the commands;
 //! - [`cli`]: the command line.
 
 pub mod backend;
 pub mod bench;
 pub mod cli;
-pub mod config;
 pub mod data;
 pub mod eval;
 pub mod fs;
 pub mod model;
 pub mod plot;
+pub mod run;
 pub mod train;
 pub mod translate;

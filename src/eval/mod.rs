@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use crate::backend::Backend;
 use crate::data::corpus::{Direction, ReadOptions, read_corpus};
 use crate::fs::write_atomic;
-use crate::train::run_dir::RunDir;
+use crate::run::RunDir;
 use crate::translate::{SearchSettings, Translator};
 use sacrebleu::{CorpusScores, corpus_scores, format_json, format_text};
 
@@ -116,20 +116,12 @@ fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
         eprintln!("{}: {report}", file.display());
     }
     let translator = Translator::load(&run, options.backend)?;
-    let mut sources = Vec::with_capacity(pairs.len());
-    let mut cut = 0;
-    for pair in &pairs {
-        let (ids, was_cut) = translator.encode(&pair.source)?;
-        cut += usize::from(was_cut);
-        sources.push(ids);
+    let sentences: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
+    let sources = translator.encode(&sentences)?;
+    if let Some(warning) = sources.warning(Some(0)) {
+        eprintln!("{warning}");
     }
-    if cut > 0 {
-        eprintln!(
-            "warning: {cut} sentences were cut to the model's {} tokens",
-            translator.max_len()
-        );
-    }
-    let translations = translator.translate_showing_progress(&sources, &options.settings)?;
+    let translations = translator.translate_showing_progress(&sources.ids, &options.settings)?;
 
     let hypotheses: Vec<String> = translations
         .into_iter()
@@ -140,38 +132,38 @@ fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "test".to_string());
-    let dir = run.path().join("eval");
-    let lines = |texts: Vec<&str>| -> String { texts.iter().map(|t| format!("{t}\n")).collect() };
-    let written = [
-        (
-            "src",
-            lines(pairs.iter().map(|p| p.source.as_str()).collect()),
-        ),
-        (
-            "ref",
-            lines(references.iter().map(String::as_str).collect()),
-        ),
-        (
-            "hyp",
-            lines(hypotheses.iter().map(String::as_str).collect()),
-        ),
-    ];
-    for (extension, text) in &written {
-        let path = dir.join(format!("{stem}.{extension}"));
-        write_atomic(&path, text.as_bytes())
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-    }
-    let (hyp, reference) = (
-        dir.join(format!("{stem}.hyp")),
-        dir.join(format!("{stem}.ref")),
-    );
+    let written = write_side_by_side(
+        &run.path().join("eval").join(&stem),
+        [
+            sentences,
+            references.iter().map(String::as_str).collect(),
+            hypotheses.iter().map(String::as_str).collect(),
+        ],
+    )?;
     eprintln!(
         "translated {} sentences of {}; wrote {}.{{src,ref,hyp}} (`sacrebleu {} -i {} -m bleu chrf` scores them too)",
         pairs.len(),
         file.display(),
-        dir.join(&stem).display(),
-        reference.display(),
-        hyp.display()
+        run.path().join("eval").join(&stem).display(),
+        written[1].display(),
+        written[2].display()
     );
     Ok(corpus_scores(&hypotheses, &[references]))
+}
+
+/// Writes sources, references and translations, one a line, to `STEM.src`, `STEM.ref` and
+/// `STEM.hyp`; returns the three paths.
+fn write_side_by_side(stem: &Path, texts: [Vec<&str>; 3]) -> anyhow::Result<[PathBuf; 3]> {
+    let path = |extension: &str| {
+        let mut name = stem.as_os_str().to_owned();
+        name.push(format!(".{extension}"));
+        PathBuf::from(name)
+    };
+    let paths = ["src", "ref", "hyp"].map(path);
+    for (path, lines) in paths.iter().zip(texts) {
+        let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        write_atomic(path, text.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(paths)
 }

@@ -1,9 +1,34 @@
 //! "Add & Norm": the residual connection and layer normalisation around every sub-layer
 //! (paper §3.1, §5.4).
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`AddNorm`].
+#[derive(Config, Debug)]
+pub struct AddNormConfig {
+    /// Width of the hidden states.
+    pub d_model: usize,
+    /// Dropout on the sub-layer's output. Default: 0.1.
+    #[config(default = 0.1)]
+    pub dropout: f64,
+    /// Pre-norm instead of the paper's post-norm. Default: false.
+    #[config(default = false)]
+    pub norm_first: bool,
+}
+
+impl AddNormConfig {
+    /// Builds the wrapper.
+    pub fn init(&self, device: &Device) -> AddNorm {
+        AddNorm {
+            norm: LayerNormConfig::new(self.d_model).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            norm_first: self.norm_first,
+        }
+    }
+}
 
 /// Wraps one sub-layer (attention or feed-forward):
 ///
@@ -24,15 +49,6 @@ pub struct AddNorm {
 }
 
 impl AddNorm {
-    /// For hidden states of width `d_model`.
-    pub fn new(d_model: usize, dropout: f64, norm_first: bool, device: &Device) -> Self {
-        Self {
-            norm: LayerNormConfig::new(d_model).init(device),
-            dropout: DropoutConfig::new(dropout).init(),
-            norm_first,
-        }
-    }
-
     /// What the sub-layer reads: `x` (post-norm) or `LayerNorm(x)` (pre-norm).
     pub fn sublayer_input(&self, x: Tensor<3>) -> Tensor<3> {
         if self.norm_first {

@@ -1,15 +1,46 @@
 //! The decoder: a stack of `N` identical layers of masked self-attention, encoder–decoder
 //! attention and feed-forward (paper §3.1, figure 1, right).
 
+use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{LayerNorm, LayerNormConfig};
+use burn::nn::LayerNorm;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::add_norm::AddNorm;
-use super::attention::{KeyValue, MultiHeadAttention, MultiHeadAttentionConfig};
+use super::attention::{KeyValue, MultiHeadAttention};
 use super::feed_forward::FeedForward;
+use super::layer::LayerConfig;
 use super::mask::AttentionMask;
-use super::transformer::TransformerConfig;
+
+/// Configuration of a [`Decoder`].
+#[derive(Config, Debug)]
+pub struct DecoderConfig {
+    /// Layers in the stack. Default: 6.
+    #[config(default = 6)]
+    pub n_layers: usize,
+    /// The sizes of each layer.
+    pub layer: LayerConfig,
+}
+
+impl DecoderConfig {
+    /// Builds the stack.
+    pub fn init(&self, device: &Device) -> Decoder {
+        let layer = &self.layer;
+        Decoder {
+            layers: (0..self.n_layers)
+                .map(|_| DecoderLayer {
+                    self_attn: layer.attention().init(device),
+                    self_attn_norm: layer.add_norm().init(device),
+                    cross_attn: layer.attention().init(device),
+                    cross_attn_norm: layer.add_norm().init(device),
+                    feed_forward: layer.feed_forward().init(device),
+                    feed_forward_norm: layer.add_norm().init(device),
+                })
+                .collect(),
+            final_norm: layer.final_norm(device),
+        }
+    }
+}
 
 /// One decoder layer: masked self-attention → Add & Norm → encoder–decoder attention over the
 /// encoder output → Add & Norm → FFN → Add & Norm.
@@ -41,21 +72,6 @@ pub struct DecoderLayerOutput {
 }
 
 impl DecoderLayer {
-    /// A layer with the sizes of `config`.
-    pub fn new(config: &TransformerConfig, device: &Device) -> Self {
-        let attention = MultiHeadAttentionConfig::new(config.d_model, config.n_heads)
-            .with_dropout(config.dropout);
-        let add_norm = || AddNorm::new(config.d_model, config.dropout, config.norm_first, device);
-        Self {
-            self_attn: attention.init(device),
-            self_attn_norm: add_norm(),
-            cross_attn: attention.init(device),
-            cross_attn_norm: add_norm(),
-            feed_forward: FeedForward::new(config.d_model, config.d_ff, config.dropout, device),
-            feed_forward_norm: add_norm(),
-        }
-    }
-
     /// `x` `[batch, tgt_len, d_model]` attends to itself under `self_mask` (causal and target
     /// padding) and to `memory` `[batch, src_len, d_model]` under `memory_mask` (source
     /// padding).
@@ -173,25 +189,13 @@ pub struct DecoderOutput {
 /// The decoder stack.
 #[derive(Module, Debug)]
 pub struct Decoder {
-    /// The `n_decoder_layers` layers, applied in order.
+    /// The `n_layers` layers, applied in order.
     pub layers: Vec<DecoderLayer>,
     /// Pre-norm only: normalises the last layer's un-normalised residual stream.
     pub final_norm: Option<LayerNorm>,
 }
 
 impl Decoder {
-    /// `config.n_decoder_layers` layers.
-    pub fn new(config: &TransformerConfig, device: &Device) -> Self {
-        Self {
-            layers: (0..config.n_decoder_layers)
-                .map(|_| DecoderLayer::new(config, device))
-                .collect(),
-            final_norm: config
-                .norm_first
-                .then(|| LayerNormConfig::new(config.d_model).init(device)),
-        }
-    }
-
     /// The cache of incremental decoding against the encoder's `memory`.
     pub fn start(&self, memory: Tensor<3>) -> DecoderCache {
         DecoderCache {

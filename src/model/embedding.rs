@@ -1,8 +1,29 @@
 //! Token embeddings (paper §3.4).
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer};
 use burn::tensor::{Device, Int, Tensor};
+
+/// Configuration of [`ScaledEmbedding`].
+#[derive(Config, Debug)]
+pub struct ScaledEmbeddingConfig {
+    /// Number of tokens.
+    pub vocab_size: usize,
+    /// Width of each token's vector.
+    pub d_model: usize,
+}
+
+impl ScaledEmbeddingConfig {
+    /// A table drawn from `N(0, 1/d_model)`.
+    pub fn init(&self, device: &Device) -> ScaledEmbedding {
+        let std = (self.d_model as f64).powf(-0.5);
+        let table = EmbeddingConfig::new(self.vocab_size, self.d_model)
+            .with_initializer(Initializer::Normal { mean: 0.0, std })
+            .init(device);
+        ScaledEmbedding { table }
+    }
+}
 
 /// A learned vector per token, multiplied by `√d_model`.
 ///
@@ -16,15 +37,6 @@ pub struct ScaledEmbedding {
 }
 
 impl ScaledEmbedding {
-    /// A table of `vocab_size` vectors of width `d_model`.
-    pub fn new(vocab_size: usize, d_model: usize, device: &Device) -> Self {
-        let std = (d_model as f64).powf(-0.5);
-        let table = EmbeddingConfig::new(vocab_size, d_model)
-            .with_initializer(Initializer::Normal { mean: 0.0, std })
-            .init(device);
-        Self { table }
-    }
-
     /// `E[tokens]·√d_model`: `[batch, len]` ids → `[batch, len, d_model]`.
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [_, d_model] = self.table.weight.dims();

@@ -1,15 +1,44 @@
 //! The encoder: a stack of `N` identical layers of self-attention and feed-forward
 //! (paper §3.1, figure 1, left).
 
+use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{LayerNorm, LayerNormConfig};
+use burn::nn::LayerNorm;
 use burn::tensor::{Device, Tensor};
 
 use super::add_norm::AddNorm;
-use super::attention::{MultiHeadAttention, MultiHeadAttentionConfig};
+use super::attention::MultiHeadAttention;
 use super::feed_forward::FeedForward;
+use super::layer::LayerConfig;
 use super::mask::AttentionMask;
-use super::transformer::TransformerConfig;
+
+/// Configuration of an [`Encoder`].
+#[derive(Config, Debug)]
+pub struct EncoderConfig {
+    /// Layers in the stack. Default: 6.
+    #[config(default = 6)]
+    pub n_layers: usize,
+    /// The sizes of each layer.
+    pub layer: LayerConfig,
+}
+
+impl EncoderConfig {
+    /// Builds the stack.
+    pub fn init(&self, device: &Device) -> Encoder {
+        let layer = &self.layer;
+        Encoder {
+            layers: (0..self.n_layers)
+                .map(|_| EncoderLayer {
+                    self_attn: layer.attention().init(device),
+                    self_attn_norm: layer.add_norm().init(device),
+                    feed_forward: layer.feed_forward().init(device),
+                    feed_forward_norm: layer.add_norm().init(device),
+                })
+                .collect(),
+            final_norm: layer.final_norm(device),
+        }
+    }
+}
 
 /// One encoder layer: multi-head self-attention → Add & Norm → FFN → Add & Norm.
 #[derive(Module, Debug)]
@@ -25,19 +54,6 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    /// A layer with the sizes of `config`.
-    pub fn new(config: &TransformerConfig, device: &Device) -> Self {
-        let add_norm = || AddNorm::new(config.d_model, config.dropout, config.norm_first, device);
-        Self {
-            self_attn: MultiHeadAttentionConfig::new(config.d_model, config.n_heads)
-                .with_dropout(config.dropout)
-                .init(device),
-            self_attn_norm: add_norm(),
-            feed_forward: FeedForward::new(config.d_model, config.d_ff, config.dropout, device),
-            feed_forward_norm: add_norm(),
-        }
-    }
-
     /// `x` `[batch, src_len, d_model]` → same shape, plus the self-attention weights
     /// `[batch, heads, src_len, src_len]`.
     pub fn forward(&self, x: Tensor<3>, mask: Option<&AttentionMask>) -> (Tensor<3>, Tensor<4>) {
@@ -66,25 +82,13 @@ pub struct EncoderOutput {
 /// The encoder stack.
 #[derive(Module, Debug)]
 pub struct Encoder {
-    /// The `n_encoder_layers` layers, applied in order.
+    /// The `n_layers` layers, applied in order.
     pub layers: Vec<EncoderLayer>,
     /// Pre-norm only: normalises the last layer's un-normalised residual stream.
     pub final_norm: Option<LayerNorm>,
 }
 
 impl Encoder {
-    /// `config.n_encoder_layers` layers.
-    pub fn new(config: &TransformerConfig, device: &Device) -> Self {
-        Self {
-            layers: (0..config.n_encoder_layers)
-                .map(|_| EncoderLayer::new(config, device))
-                .collect(),
-            final_norm: config
-                .norm_first
-                .then(|| LayerNormConfig::new(config.d_model).init(device)),
-        }
-    }
-
     /// Encodes the embedded source `x` `[batch, src_len, d_model]`; `mask` blocks padding.
     pub fn forward(&self, x: Tensor<3>, mask: Option<&AttentionMask>) -> EncoderOutput {
         let mut x = x;

@@ -1,9 +1,38 @@
 //! Position-wise feed-forward network (paper §3.3).
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`FeedForward`].
+#[derive(Config, Debug)]
+pub struct FeedForwardConfig {
+    /// Width of the model's hidden states.
+    pub d_model: usize,
+    /// Inner width.
+    pub d_ff: usize,
+    /// Dropout on the hidden activations. Default: 0.1.
+    #[config(default = 0.1)]
+    pub dropout: f64,
+}
+
+impl FeedForwardConfig {
+    /// Builds the layer with Xavier-uniform (Glorot) initialisation.
+    pub fn init(&self, device: &Device) -> FeedForward {
+        let xavier = Initializer::XavierUniform { gain: 1.0 };
+        FeedForward {
+            w_1: LinearConfig::new(self.d_model, self.d_ff)
+                .with_initializer(xavier.clone())
+                .init(device),
+            w_2: LinearConfig::new(self.d_ff, self.d_model)
+                .with_initializer(xavier)
+                .init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+}
 
 /// `FFN(x) = max(0, x·W_1 + b_1)·W_2 + b_2` (paper eq. 2), the same two layers applied to
 /// every position separately: `d_model → d_ff → d_model`.
@@ -18,20 +47,6 @@ pub struct FeedForward {
 }
 
 impl FeedForward {
-    /// Xavier-uniform (Glorot) initialisation.
-    pub fn new(d_model: usize, d_ff: usize, dropout: f64, device: &burn::tensor::Device) -> Self {
-        let xavier = Initializer::XavierUniform { gain: 1.0 };
-        Self {
-            w_1: LinearConfig::new(d_model, d_ff)
-                .with_initializer(xavier.clone())
-                .init(device),
-            w_2: LinearConfig::new(d_ff, d_model)
-                .with_initializer(xavier)
-                .init(device),
-            dropout: DropoutConfig::new(dropout).init(),
-        }
-    }
-
     /// `[batch, len, d_model]` → `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let hidden = relu(self.w_1.forward(x));

@@ -8,11 +8,14 @@
 //! | sinusoidal positional encoding | [`positional_encoding`] |
 //! | position-wise feed-forward network | [`feed_forward`] |
 //! | residual connection + layer norm ("Add & Norm") | [`add_norm`] |
+//! | the sizes every layer shares, the sub-layers they make | [`layer`] |
 //! | encoder layer and stack | [`encoder`] |
 //! | decoder layer and stack | [`decoder`] |
 //! | the whole encoder–decoder and its config | [`transformer`] |
 //!
-//! The code is backend-free: Burn picks the backend from the device the tensors live on.
+//! Each module has a `…Config` with documented defaults, whose `init(&device)` builds it,
+//! and a `forward`. The code is backend-free: Burn picks the backend from the device the
+//! tensors live on.
 
 pub mod add_norm;
 pub mod attention;
@@ -20,6 +23,7 @@ pub mod decoder;
 pub mod embedding;
 pub mod encoder;
 pub mod feed_forward;
+pub mod layer;
 pub mod mask;
 pub mod positional_encoding;
 pub mod transformer;

@@ -8,9 +8,34 @@
 //! Each pair of columns is a sinusoid of its own wavelength, from 2π to 10000·2π, so that
 //! `PE(t + k)` is a linear function of `PE(t)` for any fixed offset `k`.
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Device, Tensor, TensorData};
+
+/// Configuration of [`PositionalEncoding`].
+#[derive(Config, Debug)]
+pub struct PositionalEncodingConfig {
+    /// Width of the embeddings; even, as the columns go in sin/cos pairs.
+    pub d_model: usize,
+    /// Positions `0..max_len` are encoded. Default: 256.
+    #[config(default = 256)]
+    pub max_len: usize,
+    /// Dropout on the sum of embedding and encoding. Default: 0.1.
+    #[config(default = 0.1)]
+    pub dropout: f64,
+}
+
+impl PositionalEncodingConfig {
+    /// Precomputes `PE` for positions `0..max_len`.
+    pub fn init(&self, device: &Device) -> PositionalEncoding {
+        let table = sinusoid_table(self.max_len, self.d_model);
+        PositionalEncoding {
+            table: Tensor::from_data(TensorData::new(table, [self.max_len, self.d_model]), device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+}
 
 /// Adds `PE(t)` to the input at position `t`, then applies dropout (paper §5.4).
 #[derive(Module, Debug)]
@@ -22,15 +47,6 @@ pub struct PositionalEncoding {
 }
 
 impl PositionalEncoding {
-    /// Precomputes `PE` for positions `0..max_len` (`d_model` must be even).
-    pub fn new(max_len: usize, d_model: usize, dropout: f64, device: &Device) -> Self {
-        let table = sinusoid_table(max_len, d_model);
-        Self {
-            table: Tensor::from_data(TensorData::new(table, [max_len, d_model]), device),
-            dropout: DropoutConfig::new(dropout).init(),
-        }
-    }
-
     /// `dropout(x + PE[0..len])` for `x` of shape `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.forward_from(x, 0)

@@ -5,13 +5,18 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
-use super::decoder::{Decoder, DecoderCache, DecoderOutput};
-use super::embedding::ScaledEmbedding;
-use super::encoder::{Encoder, EncoderOutput};
+use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
+use super::embedding::{ScaledEmbedding, ScaledEmbeddingConfig};
+use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
+use super::layer::LayerConfig;
 use super::mask::{AttentionMask, PaddingMasks};
-use super::positional_encoding::PositionalEncoding;
+use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
-/// The sizes of a [`Transformer`]. Defaults are the paper's base model (table 3).
+/// The sizes of a [`Transformer`]. Defaults are the paper's base model (table 3, §3.4).
+///
+/// A run's configuration file holds this in its `model` section, without the three sizes
+/// that its data decides: the vocabulary sizes (the tokenizer's) and `max_len`
+/// (`data.max_len`).
 #[derive(Config, Debug, PartialEq)]
 pub struct TransformerConfig {
     /// Number of source tokens (the shared vocabulary's size when `tie_embeddings`).
@@ -45,8 +50,8 @@ pub struct TransformerConfig {
     #[config(default = false)]
     pub norm_first: bool,
     /// One embedding matrix for source tokens, target tokens and the output projection
-    /// (paper §3.4); needs one shared vocabulary. Default: false.
-    #[config(default = false)]
+    /// (paper §3.4); needs one shared vocabulary. Default: true.
+    #[config(default = true)]
     pub tie_embeddings: bool,
 }
 
@@ -118,35 +123,45 @@ impl TransformerConfig {
     /// Validates the configuration and builds the model on `device`.
     pub fn init(&self, device: &Device) -> Result<Transformer, ConfigError> {
         self.validate()?;
-        let src_embedding = ScaledEmbedding::new(self.src_vocab_size, self.d_model, device);
+        let src_embedding =
+            ScaledEmbeddingConfig::new(self.src_vocab_size, self.d_model).init(device);
         let (tgt_embedding, generator) = if self.tie_embeddings {
             (None, None)
         } else {
             let generator = LinearConfig::new(self.d_model, self.tgt_vocab_size)
                 .with_initializer(Initializer::XavierUniform { gain: 1.0 })
                 .init(device);
-            (
-                Some(ScaledEmbedding::new(
-                    self.tgt_vocab_size,
-                    self.d_model,
-                    device,
-                )),
-                Some(generator),
-            )
+            let embedding = ScaledEmbeddingConfig::new(self.tgt_vocab_size, self.d_model);
+            (Some(embedding.init(device)), Some(generator))
         };
         Ok(Transformer {
             src_embedding,
             tgt_embedding,
-            positional_encoding: PositionalEncoding::new(
-                self.max_len,
-                self.d_model,
-                self.dropout,
-                device,
-            ),
-            encoder: Encoder::new(self, device),
-            decoder: Decoder::new(self, device),
+            positional_encoding: PositionalEncodingConfig::new(self.d_model)
+                .with_max_len(self.max_len)
+                .with_dropout(self.dropout)
+                .init(device),
+            encoder: self.encoder().init(device),
+            decoder: self.decoder().init(device),
             generator,
         })
+    }
+
+    /// The sizes of every layer of both stacks.
+    pub fn layer(&self) -> LayerConfig {
+        LayerConfig::new(self.d_model, self.n_heads, self.d_ff)
+            .with_dropout(self.dropout)
+            .with_norm_first(self.norm_first)
+    }
+
+    /// The encoder stack's configuration.
+    pub fn encoder(&self) -> EncoderConfig {
+        EncoderConfig::new(self.layer()).with_n_layers(self.n_encoder_layers)
+    }
+
+    /// The decoder stack's configuration.
+    pub fn decoder(&self) -> DecoderConfig {
+        DecoderConfig::new(self.layer()).with_n_layers(self.n_decoder_layers)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::data::tokenizer::{BOS_ID, PAD_ID};
 use crate::fs::write_atomic;
 use crate::model::positional_encoding::sinusoid_table;
 use crate::model::{AttentionWeights, PaddingMasks};
-use crate::train::run_dir::RunDir;
+use crate::run::RunDir;
 use crate::translate::{SearchSettings, Translator};
 use heatmap::{Figure, Geometry, Palette, Panel};
 
@@ -216,15 +216,13 @@ fn sentence_attention(
     settings: &SearchSettings,
     output: &Path,
 ) -> anyhow::Result<AttentionReport> {
-    let (source_ids, cut) = translator.encode(sentence)?;
+    let sources = translator.encode(&[sentence])?;
+    if let Some(warning) = sources.warning(None) {
+        eprintln!("{warning}");
+    }
+    let source_ids = sources.ids.into_iter().next().unwrap_or_default();
     if source_ids.is_empty() {
         bail!("the sentence is empty: nothing to draw");
-    }
-    if cut {
-        eprintln!(
-            "warning: the sentence was cut to the model's {} tokens",
-            translator.max_len()
-        );
     }
     let settings = SearchSettings {
         n_best: 1,
@@ -250,59 +248,19 @@ fn sentence_attention(
     let source_tokens = vocabularies.source.token_labels(&source_ids);
     let target_tokens = vocabularies.target.token_labels(&target_ids);
     let caption = format!("\"{sentence}\" → \"{}\"", translation.text);
+    let tokens = [&source_tokens, &target_tokens];
+    let mut pictures = Vec::new();
     let AttentionWeights {
         encoder_self,
         decoder_self,
         decoder_cross,
     } = weights;
-    let mut pictures = Vec::new();
     for (kind, layers) in [
         (Kind::EncoderSelf, encoder_self),
         (Kind::DecoderSelf, decoder_self),
         (Kind::DecoderCross, decoder_cross),
     ] {
-        let (rows, cols) = match kind {
-            Kind::EncoderSelf => (&source_tokens, &source_tokens),
-            Kind::DecoderSelf => (&target_tokens, &target_tokens),
-            Kind::DecoderCross => (&target_tokens, &source_tokens),
-        };
-        let n_layers = layers.len();
-        for (i, layer) in layers.into_iter().enumerate() {
-            let weights = head_matrices(layer)?;
-            let figure = Figure {
-                title: vec![
-                    format!(
-                        "{} (layer {} of {n_layers}): row = query, column = key",
-                        kind.title(),
-                        i + 1
-                    ),
-                    caption.clone(),
-                ],
-                row_labels: rows.clone(),
-                col_labels: cols.clone(),
-                panels: weights
-                    .iter()
-                    .enumerate()
-                    .map(|(head, values)| Panel {
-                        title: format!("head {}", head + 1),
-                        values: values.clone(),
-                    })
-                    .collect(),
-                palette: Palette::Weights,
-                causal: kind == Kind::DecoderSelf,
-                panel_size: ATTENTION_PANEL,
-            };
-            let stem = output.join(format!("{}-layer-{}", kind.name(), i + 1));
-            let (geometry, [png, svg]) = figure.write(&stem)?;
-            pictures.push(AttentionPicture {
-                kind,
-                layer: i + 1,
-                png,
-                svg,
-                geometry,
-                weights,
-            });
-        }
+        pictures.extend(draw_layers(kind, layers, tokens, &caption, output)?);
     }
     Ok(AttentionReport {
         source: sentence.to_string(),
@@ -311,6 +269,61 @@ fn sentence_attention(
         target_tokens,
         pictures,
     })
+}
+
+/// One picture per layer of attention of `kind`, its rows and columns labelled with the
+/// source or target `tokens` it relates.
+fn draw_layers(
+    kind: Kind,
+    layers: Vec<Tensor<4>>,
+    [source_tokens, target_tokens]: [&Vec<String>; 2],
+    caption: &str,
+    output: &Path,
+) -> anyhow::Result<Vec<AttentionPicture>> {
+    let (rows, cols) = match kind {
+        Kind::EncoderSelf => (source_tokens, source_tokens),
+        Kind::DecoderSelf => (target_tokens, target_tokens),
+        Kind::DecoderCross => (target_tokens, source_tokens),
+    };
+    let n_layers = layers.len();
+    let mut pictures = Vec::with_capacity(n_layers);
+    for (i, layer) in layers.into_iter().enumerate() {
+        let weights = head_matrices(layer)?;
+        let figure = Figure {
+            title: vec![
+                format!(
+                    "{} (layer {} of {n_layers}): row = query, column = key",
+                    kind.title(),
+                    i + 1
+                ),
+                caption.to_string(),
+            ],
+            row_labels: rows.clone(),
+            col_labels: cols.clone(),
+            panels: weights
+                .iter()
+                .enumerate()
+                .map(|(head, values)| Panel {
+                    title: format!("head {}", head + 1),
+                    values: values.clone(),
+                })
+                .collect(),
+            palette: Palette::Weights,
+            causal: kind == Kind::DecoderSelf,
+            panel_size: ATTENTION_PANEL,
+        };
+        let stem = output.join(format!("{}-layer-{}", kind.name(), i + 1));
+        let (geometry, [png, svg]) = figure.write(&stem)?;
+        pictures.push(AttentionPicture {
+            kind,
+            layer: i + 1,
+            png,
+            svg,
+            geometry,
+            weights,
+        });
+    }
+    Ok(pictures)
 }
 
 /// `[1, heads, queries, keys]` weights as `[head][query][key]`.

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 
 use super::{SearchSettings, Translation, Translator};
 use crate::backend::Backend;
-use crate::train::run_dir::RunDir;
+use crate::run::RunDir;
 
 /// What `infer` was asked to do.
 #[derive(Clone, Debug)]
@@ -93,23 +93,14 @@ fn translate_lines(
     settings: &SearchSettings,
     show_progress: bool,
 ) -> anyhow::Result<String> {
-    let mut sources = Vec::with_capacity(lines.len());
-    for (number, line) in lines.iter().enumerate() {
-        let (ids, cut) = translator.encode(line.trim())?;
-        if cut {
-            eprintln!(
-                "warning: line {} is longer than the model's {} positions: translating its first {} tokens",
-                number + 1,
-                translator.max_len(),
-                translator.max_len()
-            );
-        }
-        sources.push(ids);
+    let sources = translator.encode(lines)?;
+    if let Some(warning) = sources.warning(Some(first_index)) {
+        eprintln!("{warning}");
     }
     let translations = if show_progress {
-        translator.translate_showing_progress(&sources, settings)?
+        translator.translate_showing_progress(&sources.ids, settings)?
     } else {
-        translator.translate(&sources, settings, |_| {})?
+        translator.translate(&sources.ids, settings, |_| {})?
     };
     Ok(format_translations(
         &translations,

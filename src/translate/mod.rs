@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::data::Vocabularies;
 use crate::data::batch::padded;
 use crate::model::Transformer;
-use crate::train::run_dir::RunDir;
+use crate::run::RunDir;
 use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
 
 /// How to search for translations.
@@ -39,16 +39,15 @@ pub struct SearchSettings {
 }
 
 impl SearchSettings {
-    /// Settings from the command line's values, checked: `max_len` of `None` is the model's.
-    pub fn checked(
-        beam: usize,
-        alpha: f64,
-        n_best: usize,
-        max_len: Option<usize>,
-        batch_size: usize,
-        no_cache: bool,
-    ) -> anyhow::Result<Self> {
-        if beam == 0 || batch_size == 0 || max_len == Some(0) {
+    /// Checks the values; the error names the command line's option.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let Self {
+            beam,
+            alpha,
+            n_best,
+            ..
+        } = *self;
+        if beam == 0 || self.batch_size == 0 || self.max_tokens == 0 {
             bail!("--beam, --batch-size and --max-len must be at least 1");
         }
         if n_best == 0 || n_best > beam {
@@ -57,18 +56,57 @@ impl SearchSettings {
         if !(alpha.is_finite() && alpha >= 0.0) {
             bail!("--length-penalty must be a number of at least 0, got {alpha}");
         }
-        Ok(Self {
-            beam,
-            alpha,
-            n_best,
-            max_tokens: max_len.unwrap_or(usize::MAX),
-            decoding: if no_cache {
-                Decoding::Recompute
-            } else {
-                Decoding::Cached
-            },
-            batch_size,
-        })
+        Ok(())
+    }
+}
+
+/// Sentences encoded for the model, cut to its positions.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    /// Each sentence's source ids.
+    pub ids: Vec<Vec<u32>>,
+    /// The indices of the sentences that were cut.
+    pub cut: Vec<usize>,
+    /// The model's positions, the length they were cut to.
+    pub max_len: usize,
+}
+
+impl Sources {
+    /// The one warning about the sentences that were cut, if any. With `first_line`, the
+    /// sentences are lines counted from 1 plus it, and the first five cut are named; without,
+    /// one sentence is "the sentence".
+    pub fn warning(&self, first_line: Option<usize>) -> Option<String> {
+        let max_len = self.max_len;
+        let rest = format!("longer than the model's {max_len} positions");
+        let Some(first_line) = first_line else {
+            return match self.cut.len() {
+                0 => None,
+                1 if self.ids.len() == 1 => Some(format!(
+                    "warning: the sentence is {rest}: translating its first {max_len} tokens"
+                )),
+                n => Some(format!(
+                    "warning: {n} sentences are {rest}: translating their first {max_len} tokens"
+                )),
+            };
+        };
+        let numbers: Vec<String> = self
+            .cut
+            .iter()
+            .take(5)
+            .map(|i| (first_line + i + 1).to_string())
+            .collect();
+        match self.cut.len() {
+            0 => None,
+            1 => Some(format!(
+                "warning: line {} is {rest}: translating its first {max_len} tokens",
+                numbers[0]
+            )),
+            n => Some(format!(
+                "warning: {n} lines are {rest} (lines {}{}): translating their first {max_len} tokens",
+                numbers.join(", "),
+                if n > numbers.len() { ", …" } else { "" }
+            )),
+        }
     }
 }
 
@@ -159,16 +197,27 @@ impl Translator {
         self.d_model
     }
 
-    /// Source ids of `sentence`, cut to the model's `max_len`; `true` when cut.
-    pub fn encode(&self, sentence: &str) -> anyhow::Result<(Vec<u32>, bool)> {
-        let mut ids = self
-            .vocabularies
-            .source
-            .encode(sentence)
-            .with_context(|| format!("cannot tokenize {sentence:?}"))?;
-        let cut = ids.len() > self.max_len;
-        ids.truncate(self.max_len);
-        Ok((ids, cut))
+    /// Source ids of each sentence (trimmed), cut to the model's `max_len`.
+    pub fn encode<S: AsRef<str>>(&self, sentences: &[S]) -> anyhow::Result<Sources> {
+        let mut sources = Sources {
+            ids: Vec::with_capacity(sentences.len()),
+            cut: Vec::new(),
+            max_len: self.max_len,
+        };
+        for (i, sentence) in sentences.iter().enumerate() {
+            let sentence = sentence.as_ref().trim();
+            let mut ids = self
+                .vocabularies
+                .source
+                .encode(sentence)
+                .with_context(|| format!("cannot tokenize {sentence:?}"))?;
+            if ids.len() > self.max_len {
+                sources.cut.push(i);
+                ids.truncate(self.max_len);
+            }
+            sources.ids.push(ids);
+        }
+        Ok(sources)
     }
 
     /// Translates encoded sentences: `settings.batch_size` at a time, shortest first so that

@@ -32,14 +32,25 @@ pub struct Hypothesis {
     pub score: f64,
 }
 
+impl Hypothesis {
+    /// No token yet.
+    fn empty() -> Self {
+        Self {
+            tokens: Vec::new(),
+            log_prob: 0.0,
+            score: 0.0,
+        }
+    }
+}
+
 /// GNMT's length penalty (Wu et al. 2016, eq. 14), as in Marian and Hugging Face:
 /// `lp(Y) = ((5 + |Y|) / 6)^α`; α = 0 ranks by the plain sum of log-probabilities.
 pub fn length_penalty(length: usize, alpha: f64) -> f64 {
     ((5.0 + length as f64) / 6.0).powf(alpha)
 }
 
-/// The decoder's state during a search: the encoder output, the cache or the prefixes.
-struct Decoder<'a> {
+/// The decoder's side of a search: the encoder output, and the cache or the prefixes.
+struct SearchState<'a> {
     model: &'a Transformer,
     memory: Tensor<3>,
     memory_mask: AttentionMask,
@@ -50,7 +61,7 @@ struct Decoder<'a> {
     prefixes: Vec<Vec<u32>>,
 }
 
-impl<'a> Decoder<'a> {
+impl<'a> SearchState<'a> {
     /// Encodes `src` `[batch, src_len]` and repeats each sentence's encoder output `copies`
     /// times, once per hypothesis (the repeat happens once, not per step).
     fn new(model: &'a Transformer, src: Tensor<2, Int>, copies: usize, decoding: Decoding) -> Self {
@@ -159,15 +170,8 @@ pub fn greedy(
     decoding: Decoding,
 ) -> Vec<Hypothesis> {
     let [batch, _] = src.dims();
-    let mut decoder = Decoder::new(model, src, 1, decoding);
-    let mut hypotheses = vec![
-        Hypothesis {
-            tokens: Vec::new(),
-            log_prob: 0.0,
-            score: 0.0,
-        };
-        batch
-    ];
+    let mut decoder = SearchState::new(model, src, 1, decoding);
+    let mut hypotheses = vec![Hypothesis::empty(); batch];
     let mut finished = vec![false; batch];
     let mut next = vec![BOS_ID; batch];
     for step in 0..max_tokens {
@@ -235,17 +239,11 @@ pub fn beam_search(
 ) -> Vec<Vec<Hypothesis>> {
     let [batch, _] = src.dims();
     let k = options.beam.max(1);
-    let mut decoder = Decoder::new(model, src, k, decoding);
+    let mut decoder = SearchState::new(model, src, k, decoding);
     // Row b·K + i holds hypothesis i of sentence b; at the start only i = 0 is alive, so
     // the first step does not pick K copies of the same token.
     let mut alive: Vec<Option<Hypothesis>> = (0..batch * k)
-        .map(|row| {
-            (row % k == 0).then(|| Hypothesis {
-                tokens: Vec::new(),
-                log_prob: 0.0,
-                score: 0.0,
-            })
-        })
+        .map(|row| (row % k == 0).then(Hypothesis::empty))
         .collect();
     let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
     let mut next = vec![BOS_ID; batch * k];
@@ -255,51 +253,17 @@ pub fn beam_search(
         let mut extended: Vec<Option<Hypothesis>> = Vec::with_capacity(batch * k);
         for (sentence, done) in finished.iter_mut().enumerate() {
             let first = sentence * k;
-            let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
-            for (row, hypothesis) in alive.iter().enumerate().skip(first).take(k) {
-                if let Some(hypothesis) = hypothesis {
-                    for (token, log_prob) in top(&log_probs[row], k + 1) {
-                        candidates.push((hypothesis.log_prob + log_prob as f64, row, token));
-                    }
-                }
-            }
-            candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut kept = Vec::with_capacity(k);
-            for (log_prob, row, token) in candidates {
-                if kept.len() == k {
-                    break;
-                }
-                let mut tokens = alive[row]
-                    .as_ref()
-                    .map(|h| h.tokens.clone())
-                    .unwrap_or_default();
-                let ends = token == EOS_ID;
-                if !ends {
-                    tokens.push(token);
-                }
-                let hypothesis = Hypothesis {
-                    score: log_prob / length_penalty(tokens.len() + 1, options.alpha),
-                    tokens,
-                    log_prob,
-                };
-                if ends {
-                    done.push(hypothesis);
-                    done.sort_by(|a, b| b.score.total_cmp(&a.score));
-                    done.truncate(k);
-                } else {
-                    kept.push((row, token, hypothesis));
-                }
-            }
-            let best_alive = kept
-                .iter()
-                .map(|(.., h)| h.score)
-                .fold(f64::NEG_INFINITY, f64::max);
-            let worst_finished = done.last().map(|h| h.score);
-            if done.len() == k && worst_finished.is_some_and(|worst| best_alive <= worst) {
-                kept.clear();
-            }
+            let beam = Beam {
+                alive: &alive[first..first + k],
+                log_probs: &log_probs[first..first + k],
+                first,
+                alpha: options.alpha,
+            };
+            let kept = beam.extend(done);
+            // Every slot of the sentence gets a kept hypothesis or none (a dead row that
+            // reads row `first`, whatever it decodes being ignored).
             let mut kept = kept.into_iter();
-            for next_token in next.iter_mut().skip(first).take(k) {
+            for next_token in &mut next[first..first + k] {
                 match kept.next() {
                     Some((row, token, hypothesis)) => {
                         rows.push(row);
@@ -333,6 +297,70 @@ pub fn beam_search(
             hypotheses
         })
         .collect()
+}
+
+/// One sentence's beam at one step: its `K` rows, alive or not, and their next-token
+/// log-probabilities.
+struct Beam<'a> {
+    alive: &'a [Option<Hypothesis>],
+    log_probs: &'a [Vec<f32>],
+    /// The batch row of the beam's first hypothesis.
+    first: usize,
+    alpha: f64,
+}
+
+impl Beam<'_> {
+    /// Extends every alive hypothesis by its best tokens and keeps the `K` best extensions by
+    /// log-probability, each as (the batch row it extends, its token, the hypothesis);
+    /// extensions ending with `</s>` go to `done` instead, which keeps its `K` best by score.
+    /// Keeps none once `done` is full and no kept extension scores above its worst.
+    fn extend(&self, done: &mut Vec<Hypothesis>) -> Vec<(usize, u32, Hypothesis)> {
+        let k = self.alive.len();
+        let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
+        for (i, hypothesis) in self.alive.iter().enumerate() {
+            if let Some(hypothesis) = hypothesis {
+                for (token, log_prob) in top(&self.log_probs[i], k + 1) {
+                    candidates.push((hypothesis.log_prob + log_prob as f64, i, token));
+                }
+            }
+        }
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut kept = Vec::with_capacity(k);
+        for (log_prob, i, token) in candidates {
+            if kept.len() == k {
+                break;
+            }
+            let mut tokens = self.alive[i]
+                .as_ref()
+                .map(|h| h.tokens.clone())
+                .unwrap_or_default();
+            let ends = token == EOS_ID;
+            if !ends {
+                tokens.push(token);
+            }
+            let hypothesis = Hypothesis {
+                score: log_prob / length_penalty(tokens.len() + 1, self.alpha),
+                tokens,
+                log_prob,
+            };
+            if ends {
+                done.push(hypothesis);
+                done.sort_by(|a, b| b.score.total_cmp(&a.score));
+                done.truncate(k);
+            } else {
+                kept.push((self.first + i, token, hypothesis));
+            }
+        }
+        let best_alive = kept
+            .iter()
+            .map(|(.., h)| h.score)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let worst_finished = done.last().map(|h| h.score);
+        if done.len() == k && worst_finished.is_some_and(|worst| best_alive <= worst) {
+            kept.clear();
+        }
+        kept
+    }
 }
 
 /// The `n` tokens of highest log-probability, best first.

@@ -41,7 +41,8 @@ pub fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
 }
 
-/// A small model: `d_model` 16, 4 heads, 2 + 2 layers, vocabularies of 23 and 29 tokens.
+/// A small model: `d_model` 16, 4 heads, 2 + 2 layers, vocabularies of 23 and 29 tokens
+/// (so no tied embeddings).
 pub fn small_config() -> TransformerConfig {
     TransformerConfig::new(23, 29)
         .with_d_model(16)
@@ -51,6 +52,7 @@ pub fn small_config() -> TransformerConfig {
         .with_n_decoder_layers(2)
         .with_max_len(32)
         .with_dropout(0.0)
+        .with_tie_embeddings(false)
 }
 
 /// The pad id of the test batches.

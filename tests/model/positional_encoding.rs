@@ -1,6 +1,6 @@
 //! The positional encoding equals the paper's formula.
 
-use transformer_mt::model::positional_encoding::{PositionalEncoding, sinusoid_table};
+use transformer_mt::model::positional_encoding::{PositionalEncodingConfig, sinusoid_table};
 
 use crate::common::{device, max_abs_diff, tensor, values};
 
@@ -39,7 +39,10 @@ fn table_equals_the_formula_at_chosen_positions() {
 fn module_adds_the_table_to_its_input() {
     let device = device();
     let (max_len, d_model, len) = (10, 8, 4);
-    let encoding = PositionalEncoding::new(max_len, d_model, 0.0, &device);
+    let encoding = PositionalEncodingConfig::new(d_model)
+        .with_max_len(max_len)
+        .with_dropout(0.0)
+        .init(&device);
     let zeros = tensor(vec![0.0; 2 * len * d_model], [2, len, d_model], &device);
     let out = encoding.forward(zeros);
     let table = sinusoid_table(max_len, d_model);
@@ -54,6 +57,9 @@ fn module_adds_the_table_to_its_input() {
 #[should_panic(expected = "exceeds the model's max_len")]
 fn longer_than_max_len_is_refused() {
     let device = device();
-    let encoding = PositionalEncoding::new(4, 8, 0.0, &device);
+    let encoding = PositionalEncodingConfig::new(8)
+        .with_max_len(4)
+        .with_dropout(0.0)
+        .init(&device);
     encoding.forward(tensor(vec![0.0; 5 * 8], [1, 5, 8], &device));
 }

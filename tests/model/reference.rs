@@ -14,8 +14,8 @@ use burn::nn::transformer::{
 };
 use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::{Bool, Device, Tensor};
-use transformer_mt::model::decoder::{Decoder, DecoderLayer};
-use transformer_mt::model::encoder::{Encoder, EncoderLayer};
+use transformer_mt::model::decoder::DecoderLayer;
+use transformer_mt::model::encoder::EncoderLayer;
 use transformer_mt::model::mask::causal_mask;
 use transformer_mt::model::{AttentionMask, MultiHeadAttention, MultiHeadAttentionConfig};
 
@@ -154,7 +154,7 @@ fn check_encoder(n_layers: usize, norm_first: bool) {
             .with_norm_first(norm_first)
             .with_activation(ActivationConfig::Relu)
             .init(&device);
-    let mut ours = Encoder::new(&config, &device);
+    let mut ours = config.encoder().init(&device);
     for (our_layer, their_layer) in ours.layers.iter_mut().zip(theirs.layers.iter_mut()) {
         copy_encoder_layer(our_layer, their_layer, norm_first);
     }
@@ -193,7 +193,7 @@ fn check_decoder(n_layers: usize, norm_first: bool) {
             .with_norm_first(norm_first)
             .with_activation(ActivationConfig::Relu)
             .init(&device);
-    let mut ours = Decoder::new(&config, &device);
+    let mut ours = config.decoder().init(&device);
     for (our_layer, their_layer) in ours.layers.iter_mut().zip(theirs.layers.iter_mut()) {
         copy_decoder_layer(our_layer, their_layer, norm_first);
     }

@@ -5,6 +5,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Int, Tensor};
 use transformer_mt::model::{ConfigError, PaddingMasks, Transformer, TransformerConfig};
+use transformer_mt::run::RunConfig;
 
 use crate::common::{PAD, batch, device, ids, max_abs_diff, normal, small_config, values};
 
@@ -71,7 +72,7 @@ fn config_defaults_are_the_paper_base_model_and_json_round_trips() {
     );
     assert_eq!(
         (config.dropout, config.norm_first, config.tie_embeddings),
-        (0.1, false, false)
+        (0.1, false, true)
     );
 
     let json = serde_json::to_string(&small_config()).expect("json");
@@ -247,7 +248,8 @@ fn one_optimiser_step_with_pre_norm_and_tied_embeddings() {
     train_one_step(shared.with_tie_embeddings(true).with_norm_first(true));
 }
 
-/// The paper's base model (table 3) from `config/paper-base.json`: 37000 shared BPE tokens.
+/// The paper's base model (table 3) from the run configuration `config/paper-base.json`:
+/// 37000 shared BPE tokens.
 ///
 /// Counted by hand: the tied embedding 37000·512 = 18,944,000; an attention layer 4·(512² +
 /// 512) = 1,050,624; a FFN 512·2048 + 2048 + 2048·512 + 512 = 2,099,712; a LayerNorm 1024.
@@ -257,8 +259,12 @@ fn one_optimiser_step_with_pre_norm_and_tied_embeddings() {
 #[test]
 fn the_paper_base_config_has_the_hand_counted_parameters() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/paper-base.json");
-    let config: TransformerConfig =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("json");
+    let run = RunConfig::load(std::path::Path::new(path)).expect("a valid run configuration");
+    let config = run.transformer(run.data.vocab_size, run.data.vocab_size);
+    assert_eq!(
+        config,
+        TransformerConfig::new(37000, 37000).with_max_len(256)
+    );
     assert_eq!(config.validate(), Ok(()));
     let model = config.init(&device()).expect("valid");
     assert_eq!(model.num_params(), 63_082_496);

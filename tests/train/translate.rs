@@ -70,6 +70,25 @@ fn an_over_long_line_is_cut_with_a_warning() {
         "{message}"
     );
     assert_eq!(stdout(&output).lines().count(), 2);
+
+    // Many over-long lines of a file are one warning that counts them and names the first.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("long.txt");
+    let lines: Vec<&str> = (0..9)
+        .map(|i| if i % 4 == 1 { "nine" } else { long.as_str() })
+        .collect();
+    std::fs::write(&input, lines.join("\n") + "\n").expect("written");
+    let output = infer(&["--input", input.to_str().expect("UTF-8")], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains(
+            "warning: 7 lines are longer than the model's 64 positions (lines 1, 3, 4, 5, 7, …)"
+        ),
+        "{message}"
+    );
+    assert_eq!(stdout(&output).lines().count(), 9);
 }
 
 #[test]

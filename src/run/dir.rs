@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::config::RunConfig;
+use super::config::RunConfig;
 use crate::data::corpus::{Pair, write_pairs};
 use crate::model::TransformerConfig;
 

@@ -1,0 +1,169 @@
+//! The parts of Burn's learner: Adam and the warm-up schedule (§5.3), the metrics, the
+//! checkpoints and early stopping on the selected metric, the dashboard or plain lines.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, anyhow};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::lr_scheduler::noam::NoamLrSchedulerConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::train::checkpoint::{
+    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+};
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{
+    AccuracyMetric, LearningRateMetric, LossMetric, Metric, PerplexityMetric,
+};
+use burn::train::renderer::MetricsRenderer;
+use burn::train::renderer::tui::TuiMetricsRendererWrapper;
+use burn::train::{
+    Interrupter, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+};
+
+use super::metrics::{GuardedLoss, TokensPerSecond, ValidationBleu};
+use super::renderer::{PlainRenderer, TeeRenderer};
+use super::step::TrainingModel;
+use crate::data::tokenizer::PAD_ID;
+use crate::run::{RunDir, Selection, TrainingConfig};
+
+/// The name of `selection`'s metric in Burn's logs.
+pub fn metric_name(selection: Selection) -> &'static str {
+    match selection {
+        Selection::Loss => "Loss",
+        Selection::Bleu => ValidationBleu::NAME,
+    }
+}
+
+/// Whether `selection`'s metric is better lower or higher.
+pub fn direction(selection: Selection) -> Direction {
+    match selection {
+        Selection::Loss => Direction::Lowest,
+        Selection::Bleu => Direction::Highest,
+    }
+}
+
+/// Adam with the paper's β₂ = 0.98 and ε = 1e-9 (§5.3), and gradient clipping.
+pub fn adam(training: &TrainingConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(training.adam_beta_1 as f32)
+        .with_beta_2(training.adam_beta_2 as f32)
+        .with_epsilon(training.adam_epsilon as f32)
+        .with_grad_clipping(
+            training
+                .max_grad_norm
+                .map(|norm| GradientClippingConfig::Norm(norm as f32)),
+        )
+        .init()
+}
+
+/// `lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup_steps^-1.5)` (§5.3, eq. 3).
+pub fn noam_schedule(
+    training: &TrainingConfig,
+    d_model: usize,
+) -> anyhow::Result<ModuleLrScheduler> {
+    NoamLrSchedulerConfig::new(training.noam_factor)
+        .with_warmup_steps(training.warmup_steps)
+        .with_model_size(d_model)
+        .init()
+        .map_err(|e| anyhow!("invalid learning-rate schedule: {e}"))
+}
+
+/// Loss (guarded), token accuracy and perplexity without padding, and speed, on both splits;
+/// the learning rate on the training split.
+pub fn with_metrics(
+    supervised: SupervisedTraining<TrainingModel>,
+    interrupter: &Interrupter,
+    failure: &Arc<Mutex<Option<String>>>,
+) -> SupervisedTraining<TrainingModel> {
+    let pad = PAD_ID as usize;
+    supervised
+        .metric_train_numeric(GuardedLoss::new(
+            "training",
+            interrupter.clone(),
+            failure.clone(),
+        ))
+        .metric_valid_numeric(GuardedLoss::new(
+            "validation",
+            interrupter.clone(),
+            failure.clone(),
+        ))
+        .metrics((
+            AccuracyMetric::new().with_pad_token(pad),
+            PerplexityMetric::new().with_pad_token(pad),
+            TokensPerSecond::default(),
+        ))
+        .metric_train_numeric(LearningRateMetric::new())
+}
+
+/// Checkpoints of the last `keep_checkpoints` epochs and of the best epoch by
+/// `training.select_by`, and early stopping on that metric.
+pub fn with_checkpoints(
+    supervised: SupervisedTraining<TrainingModel>,
+    training: &TrainingConfig,
+    bleu: &ValidationBleu,
+) -> SupervisedTraining<TrainingModel> {
+    match training.select_by {
+        Selection::Loss => watching(supervised, training, &LossMetric::new()),
+        Selection::Bleu => watching(supervised, training, bleu),
+    }
+}
+
+/// [`with_checkpoints`] on `metric`, which Burn's strategies find by its name in the logs.
+fn watching<M: Metric>(
+    supervised: SupervisedTraining<TrainingModel>,
+    training: &TrainingConfig,
+    metric: &M,
+) -> SupervisedTraining<TrainingModel> {
+    let direction = direction(training.select_by);
+    let supervised = supervised
+        .with_default_checkpointers()
+        .with_checkpointing_strategy(
+            ComposedCheckpointingStrategy::builder()
+                .add(KeepLastNCheckpoints::new(training.keep_checkpoints))
+                .add(MetricCheckpointingStrategy::new(
+                    metric,
+                    Aggregate::Mean,
+                    direction,
+                    Split::Valid,
+                ))
+                .build(),
+        );
+    match training.patience {
+        Some(patience) => supervised.early_stopping(MetricEarlyStoppingStrategy::new(
+            metric,
+            Aggregate::Mean,
+            direction,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs: patience },
+        )),
+        None => supervised,
+    }
+}
+
+/// The dashboard and the log file on a terminal; plain lines on the standard output and the
+/// log file elsewhere.
+pub fn renderer(
+    run: &RunDir,
+    interrupter: &Interrupter,
+    checkpoint: Option<usize>,
+) -> anyhow::Result<Box<dyn MetricsRenderer>> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.log_path())
+        .with_context(|| format!("{}: cannot open", run.log_path().display()))?;
+    let log: Box<dyn Write + Send + Sync> = Box::new(log);
+    if std::io::stdout().is_terminal() {
+        let screen = TuiMetricsRendererWrapper::new(interrupter.clone(), checkpoint);
+        return Ok(Box::new(TeeRenderer::new(
+            Box::new(screen),
+            PlainRenderer::new(vec![log]),
+        )));
+    }
+    Ok(Box::new(PlainRenderer::new(vec![
+        Box::new(std::io::stdout()),
+        log,
+    ])))
+}
