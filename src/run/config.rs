@@ -20,9 +20,8 @@ pub struct RunConfig {
     /// The corpus, its split, the tokenizer and the batches.
     pub data: DataConfig,
     /// The sizes of the Transformer: a [`TransformerConfig`] whose vocabulary sizes and
-    /// `max_len`, which the data decides, are not written in the file; here they hold
-    /// `data.vocab_size` and `data.max_len` until [`RunConfig::transformer`] sets the
-    /// tokenizer's sizes.
+    /// `max_len`, which the data decides, are neither written in the file nor read here:
+    /// [`RunConfig::transformer`] takes them from the tokenizer and `data.max_len`.
     #[serde(with = "model_section")]
     pub model: TransformerConfig,
     /// The optimiser, the schedule, the loss and how long to train.
@@ -31,11 +30,9 @@ pub struct RunConfig {
 
 impl Default for RunConfig {
     fn default() -> Self {
-        let data = DataConfig::default();
-        let model = model_section::from_data(TransformerConfig::new(0, 0), &data);
         Self {
-            data,
-            model,
+            data: DataConfig::default(),
+            model: TransformerConfig::new(0, 0),
             training: TrainingConfig::default(),
         }
     }
@@ -46,9 +43,8 @@ impl RunConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the configuration", path.display()))?;
-        let mut config: Self = serde_json::from_str(&text)
+        let config: Self = serde_json::from_str(&text)
             .with_context(|| format!("{}: invalid configuration", path.display()))?;
-        config.model = model_section::from_data(config.model, &config.data);
         config
             .validate()
             .with_context(|| format!("{}: invalid configuration", path.display()))?;
@@ -72,7 +68,8 @@ impl RunConfig {
                 "`model.tie_embeddings` needs `data.shared_vocab`: one vocabulary for both languages"
             );
         }
-        if let Err(error) = self.model.validate() {
+        let vocab = self.data.vocab_size;
+        if let Err(error) = self.transformer(vocab, vocab).validate() {
             bail!("`model.{}` {}", error.field, error.problem);
         }
         self.training.validate()
@@ -83,6 +80,7 @@ impl RunConfig {
         TransformerConfig {
             src_vocab_size,
             tgt_vocab_size,
+            max_len: self.data.max_len,
             ..self.model.clone()
         }
     }
@@ -137,21 +135,10 @@ mod model_section {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use serde_json::{Map, Value};
 
-    use crate::data::DataConfig;
     use crate::model::TransformerConfig;
 
     /// The fields of [`TransformerConfig`] that the data decides.
     pub const FROM_DATA: [&str; 3] = ["src_vocab_size", "tgt_vocab_size", "max_len"];
-
-    /// `model` with the sizes `data` asks for.
-    pub fn from_data(model: TransformerConfig, data: &DataConfig) -> TransformerConfig {
-        TransformerConfig {
-            src_vocab_size: data.vocab_size,
-            tgt_vocab_size: data.vocab_size,
-            max_len: data.max_len,
-            ..model
-        }
-    }
 
     pub fn serialize<S: Serializer>(
         model: &TransformerConfig,
