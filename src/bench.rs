@@ -282,17 +282,20 @@ fn machine() -> serde_json::Value {
 }
 
 /// Measures `backends`: one alone in this process, several each in a child process of its
-/// own so that each peak memory is that backend's.
-pub fn run(backends: &[Backend], runs: Runs, progress: bool) -> anyhow::Result<Report> {
+/// own so that each peak memory is that backend's. `notify` hears of each backend as its
+/// measurement starts.
+pub fn run(
+    backends: &[Backend],
+    runs: Runs,
+    notify: &mut dyn FnMut(&str),
+) -> anyhow::Result<Report> {
     let mut figures = std::collections::BTreeMap::new();
     if let [backend] = backends {
         figures.insert(backend.name().to_string(), measure(*backend, runs)?);
     } else {
         let exe: PathBuf = std::env::current_exe().context("cannot find this program")?;
         for backend in backends {
-            if progress {
-                eprintln!("measuring {backend}...");
-            }
+            notify(&format!("measuring {backend}..."));
             let output = std::process::Command::new(&exe)
                 .args([
                     "bench",

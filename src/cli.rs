@@ -3,15 +3,18 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::backend::{self, Backend};
 use crate::bench::{self, Runs};
-use crate::data::{self, batch, corpus, fetch, synthetic};
+use crate::data::{self, batch, corpus, fetch, split, synthetic};
 use crate::eval::{EvalOptions, eval};
 use crate::plot::{AttentionOptions, attention};
 use crate::run::RunConfig;
 use crate::run::RunDir;
+use crate::run::dir::DEFAULT_RUN;
+use crate::run::weights::Precision;
+use crate::train::average::{self, AverageOptions};
 use crate::train::{Session, Start, Stop, TrainOptions, TrainReport};
 use crate::translate::SearchSettings;
 use crate::translate::command::{InferOptions, infer};
@@ -49,6 +52,9 @@ pub enum Command {
     /// Draw a sentence's attention weights (every layer and head) or the positional encoding
     /// as heatmaps, PNG and SVG.
     Attention(AttentionArgs),
+    /// Average the weights of a run's last checkpoints (or those named) into a new model
+    /// directory, optionally stored in half precision.
+    Average(AverageArgs),
     /// Get, make and inspect corpora: download, synthetic numbers, tokenizer and batches.
     #[command(subcommand)]
     Data(DataCommand),
@@ -84,6 +90,44 @@ pub enum DataCommand {
     /// Read, split and tokenize a corpus as training would; save the tokenizer; report counts,
     /// batches and padding.
     Prepare(RunArgs),
+    /// Write one part (train, valid or test) of pair files as a configuration's split cuts
+    /// them: the held-out pairs of one corpus file, to score a model on with `eval --test`.
+    Split {
+        /// The configuration whose `data` section decides the split (a run's or a model's
+        /// config.json will do) [default: config/default.json when present].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Pair files, instead of the configuration's `data.files`.
+        #[arg(long, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// The part to write.
+        #[arg(long, value_enum, default_value_t = PartArg::Test)]
+        part: PartArg,
+        /// Where to write its pairs.
+        #[arg(long)]
+        output: PathBuf,
+    },
+}
+
+/// A part of the split, as `data split --part` names it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum PartArg {
+    /// The training pairs.
+    Train,
+    /// The validation pairs.
+    Valid,
+    /// The test pairs.
+    Test,
+}
+
+impl From<PartArg> for split::Part {
+    fn from(part: PartArg) -> Self {
+        match part {
+            PartArg::Train => split::Part::Train,
+            PartArg::Valid => split::Part::Valid,
+            PartArg::Test => split::Part::Test,
+        }
+    }
 }
 
 /// The arguments of `train`.
@@ -99,6 +143,31 @@ pub struct TrainArgs {
     /// unless --config is given.
     #[arg(long)]
     pub resume: bool,
+    /// Start from the weights and tokenizer of this trained run (a name under artifacts/, or
+    /// a directory such as models/eng-por), with a fresh optimiser and schedule: the same
+    /// model shape is needed. Overrides the configuration's `training.init_from`.
+    #[arg(long, value_name = "RUN", conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
+}
+
+/// The arguments of `average`.
+#[derive(Debug, Args)]
+pub struct AverageArgs {
+    /// The run whose checkpoints are averaged: a name (under artifacts/) or a directory.
+    #[arg(long, default_value = DEFAULT_RUN)]
+    pub run: PathBuf,
+    /// Average the newest N complete checkpoints [default: all the run kept].
+    #[arg(long, value_name = "N", conflicts_with = "epochs")]
+    pub last: Option<usize>,
+    /// Average the checkpoints of these epochs.
+    #[arg(long, value_name = "EPOCH", num_args = 1.., value_delimiter = ',')]
+    pub epochs: Vec<usize>,
+    /// The new model directory (must not exist, or be empty).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Store the weights as 16-bit floats: half the size, loaded back as 32-bit.
+    #[arg(long)]
+    pub half: bool,
 }
 
 /// How translations are searched for: shared by `infer`, `eval` and `attention`.
@@ -143,9 +212,10 @@ impl SearchArgs {
 /// The arguments of `infer`.
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// The trained run: a name (under artifacts/) or a directory.
-    #[arg(long, default_value = "default")]
-    pub run: PathBuf,
+    /// The trained run: a name (under artifacts/) or a directory [default: artifacts/default
+    /// once trained, else the shipped model, models/eng-por].
+    #[arg(long)]
+    pub run: Option<PathBuf>,
     /// How translations are searched for.
     #[command(flatten)]
     pub search: SearchArgs,
@@ -166,9 +236,10 @@ pub struct InferArgs {
 /// The arguments of `eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The trained run: its test pairs are translated and scored.
-    #[arg(long, default_value = "default")]
-    pub run: PathBuf,
+    /// The trained run: its test pairs are translated and scored [default: artifacts/default
+    /// once trained, else the shipped model, models/eng-por].
+    #[arg(long)]
+    pub run: Option<PathBuf>,
     /// Pairs (`english<TAB>portuguese` lines) to translate and score instead of the run's
     /// held-out test.tsv.
     #[arg(long, conflicts_with = "hyp")]
@@ -190,9 +261,10 @@ pub struct EvalArgs {
 /// The arguments of `attention`.
 #[derive(Debug, Args)]
 pub struct AttentionArgs {
-    /// The trained run.
-    #[arg(long, default_value = "default")]
-    pub run: PathBuf,
+    /// The trained run [default: artifacts/default once trained, else the shipped model,
+    /// models/eng-por].
+    #[arg(long)]
+    pub run: Option<PathBuf>,
     /// Where the pictures go (default: <run>/attention).
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -261,7 +333,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 train: args.train_runs,
                 decode: args.decode_runs,
             };
-            let report = bench::run(&backends, runs, !args.json)?;
+            let report = bench::run(&backends, runs, &mut |message| {
+                if !args.json {
+                    notice(message);
+                }
+            })?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -270,35 +346,79 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Data(command) => run_data(command),
-        Command::Train(args) => train(args, backend),
-        Command::Infer(args) => infer(&InferOptions {
-            settings: args.search.settings(args.n_best)?,
-            run: args.run,
-            backend,
-            input: args.input,
-            output: args.output,
-            text: args.text,
-        }),
-        Command::Eval(args) => eval(&EvalOptions {
-            settings: args.search.settings(1)?,
-            run: args.run,
-            backend,
-            test: args.test,
-            hypotheses: args.hyp,
-            references: args.references,
-            json: args.json,
-        }),
-        Command::Attention(args) => {
-            let written = attention(&AttentionOptions {
-                settings: args.search.settings(1)?,
+        Command::Average(args) => {
+            let averaged = average::average(&AverageOptions {
                 run: args.run,
-                backend,
-                sentence: args.sentence,
-                positional: args.positional,
-                positions: args.positions,
+                last: args.last,
+                epochs: args.epochs,
                 output: args.output,
+                precision: if args.half {
+                    Precision::Half
+                } else {
+                    Precision::Full
+                },
+                backend,
             })?;
-            for path in written {
+            let epochs: Vec<String> = averaged.epochs.iter().map(usize::to_string).collect();
+            let epochs = match epochs.as_slice() {
+                [one] => format!("the checkpoint of epoch {one}"),
+                _ => format!("the checkpoints of epochs {}", epochs.join(", ")),
+            };
+            println!(
+                "averaged {epochs} into {} ({:.1} MB of weights)",
+                averaged.output.path().display(),
+                averaged.weights_bytes as f64 / 1e6
+            );
+            Ok(())
+        }
+        Command::Train(args) => train(args, backend),
+        Command::Infer(args) => infer(
+            &InferOptions {
+                settings: args.search.settings(args.n_best)?,
+                run: model_to_use(args.run),
+                backend,
+                input: args.input,
+                output: args.output,
+                text: args.text,
+            },
+            &mut notice,
+        ),
+        Command::Eval(args) => {
+            let scores = eval(
+                &EvalOptions {
+                    settings: args.search.settings(1)?,
+                    run: match args.hyp {
+                        Some(_) => args.run.unwrap_or_default(),
+                        None => model_to_use(args.run),
+                    },
+                    backend,
+                    test: args.test,
+                    hypotheses: args.hyp,
+                    references: args.references,
+                    json: args.json,
+                },
+                &mut notice,
+            )?;
+            print!("{scores}");
+            Ok(())
+        }
+        Command::Attention(args) => {
+            let drawn = attention(
+                &AttentionOptions {
+                    settings: args.search.settings(1)?,
+                    run: model_to_use(args.run),
+                    backend,
+                    sentence: args.sentence,
+                    positional: args.positional,
+                    positions: args.positions,
+                    output: args.output,
+                },
+                &mut notice,
+            )?;
+            if let Some((source, translation)) = drawn.translation {
+                println!("{source}\n→ {translation}");
+            }
+            for path in drawn.written {
                 println!("wrote {}", path.display());
             }
             Ok(())
@@ -306,18 +426,42 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The one channel of the library's notices (fallbacks taken, lines skipped or cut, files
+/// written beside the result): standard error, a line each, so that standard output holds
+/// only results.
+fn notice(message: &str) {
+    eprintln!("{message}");
+}
+
 fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
-    let session = crate::train::prepare(&TrainOptions {
-        config: args.run.config,
-        data: args.run.data,
-        run: args.run.run,
-        epochs: args.epochs,
-        resume: args.resume,
-        backend,
-    })?;
+    let session = crate::train::prepare(
+        &TrainOptions {
+            config: args.run.config,
+            data: args.run.data,
+            run: args.run.run,
+            epochs: args.epochs,
+            resume: args.resume,
+            init_from: args.init_from,
+            backend,
+        },
+        &mut notice,
+    )?;
     print_session(&session)?;
     print_training(&session.train()?);
     Ok(())
+}
+
+/// The run `infer`, `eval` or `attention` translates with (see [`RunDir::model_to_use`]),
+/// saying on standard error when it is the shipped model.
+fn model_to_use(run: Option<PathBuf>) -> PathBuf {
+    let (run, shipped) = RunDir::model_to_use(run.as_deref());
+    if shipped {
+        notice(&format!(
+            "using the shipped model {} (artifacts/{DEFAULT_RUN} holds no trained model; choose another with --run)",
+            run.path().display()
+        ));
+    }
+    run.path().to_path_buf()
 }
 
 /// What `train` settled before training: how the run starts, its configuration, data and
@@ -343,12 +487,31 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
         data.dropped_long,
         config.data.max_len
     );
+    if data.oversampled > 0 {
+        let files: Vec<String> = config
+            .data
+            .oversample
+            .iter()
+            .map(|(file, times)| format!("{} ×{times}", file.display()))
+            .collect();
+        println!(
+            "oversampled: {} training pairs an epoch, {} of them repeats ({})",
+            data.train.len(),
+            data.oversampled,
+            files.join(", ")
+        );
+    }
     println!(
         "model: {} parameters on {}; run directory {run}",
         session.parameters, session.backend
     );
     if let Start::After(epoch) = session.start {
         println!("resuming after epoch {epoch}");
+    } else if let Some(source) = &config.training.init_from {
+        println!(
+            "starting from the weights and tokenizer of {} (fresh optimiser and schedule)",
+            RunDir::from_arg(source).path().display()
+        );
     }
     Ok(())
 }
@@ -420,6 +583,37 @@ fn run_data(command: DataCommand) -> anyhow::Result<()> {
             );
         }
         DataCommand::Prepare(args) => prepare(args)?,
+        DataCommand::Split {
+            config,
+            data: given,
+            part,
+            output,
+        } => {
+            let config = RunConfig::load_or_default(config.as_ref())?.data;
+            let files = data::corpus_files(&config, &given, &mut notice)?;
+            let options = corpus::ReadOptions {
+                direction: config.direction,
+                max_chars: config.max_chars,
+            };
+            let (pairs, _) = corpus::read_corpus(&files, options)?;
+            let splits = split::split(pairs, &config.split);
+            let pairs = splits.part(part.into());
+            corpus::write_pairs(&output, pairs)
+                .with_context(|| format!("{}: cannot write", output.display()))?;
+            println!(
+                "wrote the {} {} pairs of {} to {}",
+                pairs.len(),
+                part.to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default(),
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                output.display()
+            );
+        }
     }
     Ok(())
 }
@@ -431,7 +625,7 @@ fn prepare(args: RunArgs) -> anyhow::Result<()> {
     // once the corpus has been read, so that bad input writes nothing.
     let _lock = run.path().exists().then(|| run.lock()).transpose()?;
     run.ensure_fresh()?;
-    let files = data::corpus_files(&config, &args.data)?;
+    let files = data::corpus_files(&config, &args.data, &mut notice)?;
     let prepared = data::prepare(&config, &files, None, run.path())?;
     let splits = &prepared.splits;
     println!("{}", prepared.report);

@@ -32,3 +32,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     result
 }
+
+/// Checks, before any work, that [`write_atomic`] can write `path`: it is not a directory,
+/// and its directory exists (or can be made) and takes new files. The error names the path.
+pub fn ensure_writable_file(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!("{}: is a directory: give a file to write", path.display());
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    fs::create_dir_all(dir)
+        .and_then(|()| File::create(&probe).map(drop))
+        .and_then(|()| fs::remove_file(&probe))
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))
+}

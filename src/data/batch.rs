@@ -15,7 +15,7 @@ use super::random::SplitMix64;
 use super::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
 
 /// A pair as token ids, without `<s>` or `</s>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EncodedPair {
     /// Source ids.
     pub source: Vec<u32>,

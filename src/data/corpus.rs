@@ -121,6 +121,8 @@ pub struct ReadReport {
     pub files: usize,
     /// Pairs kept.
     pub pairs: usize,
+    /// Pairs kept from each file, in the order read.
+    pub pairs_per_file: Vec<usize>,
     /// Lines skipped, per [`SkipReason`] in the order of `SkipReason::ALL`.
     skipped: [usize; 4],
 }
@@ -200,8 +202,10 @@ pub fn read_corpus(
     let mut pairs = Vec::new();
     let mut report = ReadReport::default();
     for path in paths {
+        let before = pairs.len();
         read_file(path, options, &mut pairs, &mut report)?;
         report.files += 1;
+        report.pairs_per_file.push(pairs.len() - before);
     }
     report.pairs = pairs.len();
     Ok((pairs, report))

@@ -17,6 +17,7 @@ pub mod split;
 pub mod synthetic;
 pub mod tokenizer;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,10 @@ use tokenizer::SubwordTokenizer;
 pub struct DataConfig {
     /// Pair files read when the command line gives none. Default: `data/eng-por.tsv`.
     pub files: Vec<PathBuf>,
+    /// Files whose training pairs are seen this many times an epoch, to weigh a small corpus
+    /// up against a large one (`{"../shared/data/tatoeba.eng-por.tsv": 4}`). Validation and
+    /// test pairs are never repeated. Default: none.
+    pub oversample: BTreeMap<PathBuf, usize>,
     /// Where the corpus is downloaded from when none of `files` exists. Default: the
     /// ManyThings.org export of the Tatoeba English–Portuguese pairs.
     pub url: String,
@@ -63,6 +68,7 @@ impl Default for DataConfig {
     fn default() -> Self {
         Self {
             files: vec![PathBuf::from("data/eng-por.tsv")],
+            oversample: BTreeMap::new(),
             url: fetch::DEFAULT_URL.to_string(),
             download_to: PathBuf::from(fetch::DEFAULT_OUTPUT),
             direction: Direction::EnPt,
@@ -106,6 +112,12 @@ impl DataConfig {
             if value == 0 {
                 bail!("`data.{name}` must be at least 1, got 0");
             }
+        }
+        if let Some((file, _)) = self.oversample.iter().find(|(_, times)| **times == 0) {
+            bail!(
+                "`data.oversample`: {} must be seen at least once (1), got 0",
+                file.display()
+            );
         }
         if self.max_tokens < self.max_len {
             bail!(
@@ -215,8 +227,10 @@ pub struct Prepared {
     pub splits: Splits,
     /// The tokenizers, trained on the training part.
     pub vocabularies: Vocabularies,
-    /// The encoded training pairs, long ones dropped.
+    /// The encoded training pairs, oversampled files repeated, long ones dropped.
     pub train: Vec<EncodedPair>,
+    /// Training pairs added by `data.oversample`.
+    pub oversampled: usize,
     /// The encoded validation pairs, long ones dropped.
     pub valid: Vec<EncodedPair>,
     /// Training and validation pairs dropped for needing over `max_len` positions.
@@ -250,6 +264,7 @@ pub fn prepare(
 
     let (pairs, report) = read_corpus(files, options)?;
     lap("read and normalise");
+    let repeats = repeats(config, files, &report, &pairs)?;
     let splits = split(pairs, &config.split);
     if splits.train.is_empty() {
         bail!("no pair is left for training after the split: lower data.split's fractions");
@@ -268,6 +283,7 @@ pub fn prepare(
     };
     lap("train the tokenizer");
     let mut train = vocabularies.encode(&splits.train)?;
+    let oversampled = oversample(&mut train, &splits.train, &repeats);
     let mut valid = vocabularies.encode(&splits.valid)?;
     lap("encode train and valid");
     let dropped_long =
@@ -277,16 +293,67 @@ pub fn prepare(
         splits,
         vocabularies,
         train,
+        oversampled,
         valid,
         dropped_long,
         timings,
     })
 }
 
+/// How many times each pair of an oversampled file is to be seen, by pair; an error names an
+/// oversampled file that is not read.
+fn repeats(
+    config: &DataConfig,
+    files: &[PathBuf],
+    report: &ReadReport,
+    pairs: &[Pair],
+) -> anyhow::Result<HashMap<Pair, usize>> {
+    if let Some(missing) = config.oversample.keys().find(|f| !files.contains(f)) {
+        let read: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        bail!(
+            "`data.oversample`: {} is not one of the corpus files read ({})",
+            missing.display(),
+            read.join(", ")
+        );
+    }
+    let mut repeats = HashMap::new();
+    let mut start = 0;
+    for (file, &count) in files.iter().zip(&report.pairs_per_file) {
+        let end = start + count;
+        if let Some(&times) = config.oversample.get(file).filter(|t| **t > 1) {
+            repeats.extend(pairs[start..end].iter().map(|p| (p.clone(), times)));
+        }
+        start = end;
+    }
+    Ok(repeats)
+}
+
+/// Appends `times - 1` copies of each encoded training pair whose text `repeats` names;
+/// returns the number added.
+fn oversample(
+    train: &mut Vec<EncodedPair>,
+    text: &[Pair],
+    repeats: &HashMap<Pair, usize>,
+) -> usize {
+    let before = train.len();
+    for (index, pair) in text.iter().enumerate() {
+        if let Some(&times) = repeats.get(pair) {
+            let encoded = train[index].clone();
+            train.extend(std::iter::repeat_n(encoded, times - 1));
+        }
+    }
+    train.len() - before
+}
+
 /// The corpus files to read: `given` on the command line, else the config's `files`. When
-/// none of those exists, the config's `download_to`, fetched from its `url` first if missing;
-/// when that fails, says how to provide data.
-pub fn corpus_files(config: &DataConfig, given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+/// none of those exists, the config's `download_to`, fetched from its `url` first if missing
+/// (`notify` hears of the fallback before the download starts); when that fails, says how to
+/// provide data.
+pub fn corpus_files(
+    config: &DataConfig,
+    given: &[PathBuf],
+    notify: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<PathBuf>> {
     if !given.is_empty() {
         return Ok(given.to_vec());
     }
@@ -298,7 +365,10 @@ pub fn corpus_files(config: &DataConfig, given: &[PathBuf]) -> anyhow::Result<Ve
     let names = names.join(", ");
     let download = &config.download_to;
     if download.exists() {
-        eprintln!("{names} not found: reading {}", download.display());
+        notify(&format!(
+            "{names} not found: reading {}",
+            download.display()
+        ));
         return Ok(vec![download.clone()]);
     }
     if config.url.is_empty() {
@@ -309,14 +379,14 @@ pub fn corpus_files(config: &DataConfig, given: &[PathBuf]) -> anyhow::Result<Ve
         }
         return Ok(files.clone());
     }
-    eprintln!(
+    notify(&format!(
         "{names} not found: downloading the Tatoeba English–Portuguese pairs from {} into {}",
         config.url,
         download.display()
-    );
+    ));
     match fetch::fetch(&config.url, download) {
         Ok(bytes) => {
-            eprintln!("wrote {} ({bytes} bytes)", download.display());
+            notify(&format!("wrote {} ({bytes} bytes)", download.display()));
             Ok(vec![download.clone()])
         }
         Err(error) => bail!(

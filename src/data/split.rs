@@ -73,6 +73,17 @@ pub struct Splits {
     pub duplicates: usize,
 }
 
+impl Splits {
+    /// The pairs of `part`.
+    pub fn part(&self, part: Part) -> &[Pair] {
+        match part {
+            Part::Train => &self.train,
+            Part::Valid => &self.valid,
+            Part::Test => &self.test,
+        }
+    }
+}
+
 /// Removes exact duplicate pairs (keeping the first) and splits the rest, keeping file order
 /// within each part.
 pub fn split(pairs: Vec<Pair>, config: &SplitConfig) -> Splits {

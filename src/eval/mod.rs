@@ -38,21 +38,20 @@ pub struct EvalOptions {
     pub json: bool,
 }
 
-/// Scores as `options` say and prints the scores.
-pub fn eval(options: &EvalOptions) -> anyhow::Result<()> {
+/// Scores as `options` say; returns the scores as sacreBLEU prints them (text or JSON).
+/// `notify` hears of skipped or cut lines and of the files written.
+pub fn eval(options: &EvalOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Result<String> {
     let scores = match (&options.hypotheses, options.references.is_empty()) {
         (Some(hypotheses), false) => score_files(hypotheses, &options.references)?,
-        (None, true) => evaluate_run(options)?,
+        (None, true) => evaluate_run(options, notify)?,
         (Some(_), true) => bail!("--hyp needs at least one --ref file"),
         (None, false) => bail!("--ref needs a --hyp file to score"),
     };
-    let output = if options.json {
+    Ok(if options.json {
         format_json(&scores)
     } else {
         format_text(&scores)
-    };
-    print!("{output}");
-    Ok(())
+    })
 }
 
 /// Lines of a text file as sacreBLEU's command reads them: split at `\n`, each line's
@@ -94,7 +93,10 @@ pub fn score_files(hypotheses: &Path, references: &[PathBuf]) -> anyhow::Result<
 
 /// Translates the run's test pairs (or `options.test`), writes sources, references and
 /// translations side by side under `<run>/eval/`, and scores them.
-fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
+fn evaluate_run(
+    options: &EvalOptions,
+    notify: &mut dyn FnMut(&str),
+) -> anyhow::Result<CorpusScores> {
     let run = RunDir::from_arg(&options.run);
     let (file, direction) = match &options.test {
         Some(file) => (file.clone(), run.saved_config()?.data.direction),
@@ -113,13 +115,13 @@ fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
     };
     let (pairs, report) = read_corpus(std::slice::from_ref(&file), read)?;
     if report.total_skipped() > 0 {
-        eprintln!("{}: {report}", file.display());
+        notify(&format!("{}: {report}", file.display()));
     }
     let translator = Translator::load(&run, options.backend)?;
     let sentences: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
     let sources = translator.encode(&sentences)?;
     if let Some(warning) = sources.warning(Some(0)) {
-        eprintln!("{warning}");
+        notify(&warning);
     }
     let translations = translator.translate_showing_progress(&sources.ids, &options.settings)?;
 
@@ -140,14 +142,14 @@ fn evaluate_run(options: &EvalOptions) -> anyhow::Result<CorpusScores> {
             hypotheses.iter().map(String::as_str).collect(),
         ],
     )?;
-    eprintln!(
+    notify(&format!(
         "translated {} sentences of {}; wrote {}.{{src,ref,hyp}} (`sacrebleu {} -i {} -m bleu chrf` scores them too)",
         pairs.len(),
         file.display(),
         run.path().join("eval").join(&stem).display(),
         written[1].display(),
         written[2].display()
-    );
+    ));
     Ok(corpus_scores(&hypotheses, &[references]))
 }
 

@@ -128,8 +128,20 @@ pub struct PositionalPicture {
     pub geometry: Geometry,
 }
 
-/// Draws what `options` ask; returns the files written.
-pub fn attention(options: &AttentionOptions) -> anyhow::Result<Vec<PathBuf>> {
+/// What `attention` did: the sentence translated (when one was given) and the files written.
+#[derive(Clone, Debug)]
+pub struct Drawn {
+    /// The sentence and its translation.
+    pub translation: Option<(String, String)>,
+    /// The pictures and JSON files.
+    pub written: Vec<PathBuf>,
+}
+
+/// Draws what `options` ask. `notify` hears of a sentence cut to the model's length.
+pub fn attention(
+    options: &AttentionOptions,
+    notify: &mut dyn FnMut(&str),
+) -> anyhow::Result<Drawn> {
     if options.sentence.is_none() && !options.positional {
         bail!("give a sentence to draw its attention, or --positional");
     }
@@ -142,12 +154,13 @@ pub fn attention(options: &AttentionOptions) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&output)
         .with_context(|| format!("{}: cannot create the directory", output.display()))?;
     let mut written = Vec::new();
+    let mut translation = None;
     if options.positional {
         written.extend(positional(&translator, options.positions, &output)?);
     }
     if let Some(sentence) = &options.sentence {
-        let report = sentence_attention(&translator, sentence, &options.settings, &output)?;
-        println!("{}\n→ {}", report.source, report.translation);
+        let report = sentence_attention(&translator, sentence, &options.settings, &output, notify)?;
+        translation = Some((report.source.clone(), report.translation.clone()));
         let json = output.join("attention.json");
         write_atomic(&json, serde_json::to_string(&report)?.as_bytes())
             .with_context(|| format!("{}: cannot write", json.display()))?;
@@ -156,7 +169,10 @@ pub fn attention(options: &AttentionOptions) -> anyhow::Result<Vec<PathBuf>> {
         }
         written.push(json);
     }
-    Ok(written)
+    Ok(Drawn {
+        translation,
+        written,
+    })
 }
 
 /// The sinusoid table `PE[pos, i]` of the run's model: rows are positions, columns the
@@ -215,10 +231,11 @@ fn sentence_attention(
     sentence: &str,
     settings: &SearchSettings,
     output: &Path,
+    notify: &mut dyn FnMut(&str),
 ) -> anyhow::Result<AttentionReport> {
     let sources = translator.encode(&[sentence])?;
     if let Some(warning) = sources.warning(None) {
-        eprintln!("{warning}");
+        notify(&warning);
     }
     let source_ids = sources.ids.into_iter().next().unwrap_or_default();
     if source_ids.is_empty() {

@@ -21,6 +21,12 @@ use super::config::RunConfig;
 use crate::data::corpus::{Pair, write_pairs};
 use crate::model::TransformerConfig;
 
+/// The run that `train` trains when no `--run` is given, under `artifacts/`.
+pub const DEFAULT_RUN: &str = "default";
+
+/// The trained English→Portuguese model shipped in the repository.
+pub const SHIPPED_MODEL: &str = "models/eng-por";
+
 /// The checkpoint records of one epoch, all three needed to resume.
 const CHECKPOINT_RECORDS: [&str; 3] = ["model", "optim", "scheduler"];
 
@@ -59,6 +65,22 @@ impl RunDir {
             run.to_path_buf()
         };
         Self { path }
+    }
+
+    /// The model a translating command uses: the run given; without one, the default run
+    /// once it is trained, else the shipped model when present (then `true`: the caller says
+    /// so), else the default run, whose missing weights the loader reports.
+    pub fn model_to_use(run: Option<&Path>) -> (Self, bool) {
+        if let Some(run) = run {
+            return (Self::from_arg(run), false);
+        }
+        let default = Self::from_arg(Path::new(DEFAULT_RUN));
+        let shipped = Self::from_arg(Path::new(SHIPPED_MODEL));
+        if !default.weights_path().exists() && shipped.weights_path().exists() {
+            (shipped, true)
+        } else {
+            (default, false)
+        }
     }
 
     /// The directory.

@@ -1,6 +1,8 @@
 //! The `training` section of a run's configuration: the optimiser, the schedule, the loss,
 //! how long to train and which epoch is best.
 
+use std::path::PathBuf;
+
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +43,12 @@ pub struct TrainingConfig {
     /// that early stopping watches: `"loss"` (lowest) or `"bleu"` (highest; needs
     /// `bleu_sample`). Default: `"loss"`.
     pub select_by: Selection,
+    /// A trained run (a name under `artifacts/`, or a directory such as `models/eng-por`)
+    /// whose weights and tokenizer this run starts from, with a fresh optimiser and schedule:
+    /// to train on past one sitting, or to fine-tune on other pairs. Its model must have this
+    /// run's shape (dropout may differ) and vocabulary settings. Default: none (random
+    /// weights, a tokenizer trained on the corpus).
+    pub init_from: Option<PathBuf>,
 }
 
 /// The validation metric that decides which epoch is best.
@@ -80,6 +88,7 @@ impl Default for TrainingConfig {
             seed: 0,
             bleu_sample: 200,
             select_by: Selection::Loss,
+            init_from: None,
         }
     }
 }

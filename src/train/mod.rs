@@ -6,14 +6,16 @@
 //!
 //! | part | file |
 //! |---|---|
-//! | a fresh start or a resume, the effective configuration | [`start`] |
+//! | a fresh start, a resume or a start from another run, the effective configuration | [`start`] |
 //! | the label-smoothed cross-entropy of §5.4 | [`loss`] |
 //! | the loss of a batch, the training and validation steps | [`step`] |
 //! | batches in a new seeded order every epoch, resumable | [`loader`] |
 //! | the guarded loss, tokens-per-second and validation BLEU metrics | [`metrics`] |
 //! | Adam, the schedule, checkpoints, early stopping, the renderer | [`learner`] |
 //! | the dashboard, the plain lines and the log file | [`renderer`] |
+//! | the mean of a run's checkpoints, as a new model | [`average`] |
 
+pub mod average;
 pub mod learner;
 pub mod loader;
 pub mod loss;
@@ -34,6 +36,7 @@ use burn::train::{Interrupter, Learner, LearningResult, SupervisedTraining};
 
 use crate::backend::Backend;
 use crate::data::{self, Prepared, Vocabularies};
+use crate::run::weights::{self, Precision};
 use crate::run::{RunConfig, RunDir, RunLock, Selection};
 use loader::EpochLoader;
 use metrics::ValidationBleu;
@@ -53,6 +56,8 @@ pub struct TrainOptions {
     pub epochs: Option<usize>,
     /// Continue the run from its newest complete checkpoint.
     pub resume: bool,
+    /// Start from this trained run's weights and tokenizer (overrides `training.init_from`).
+    pub init_from: Option<PathBuf>,
     /// Where the model trains.
     pub backend: Backend,
 }
@@ -119,12 +124,22 @@ pub struct Session {
 
 /// Gets a run ready as `options` say: refuses what cannot be done before writing anything,
 /// then locks the run, prepares the data, builds the model, and writes the run's
-/// configuration, model configuration and test pairs.
-pub fn prepare(options: &TrainOptions) -> anyhow::Result<Session> {
+/// configuration, model configuration and test pairs. `notify` hears of a corpus fallback.
+pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Result<Session> {
     let run = RunDir::from_arg(&options.run);
     let config = start::effective_config(options, &run)?;
+    // A new run's source is checked before the run directory is created; a resume's, only
+    // when it starts again from the beginning.
+    let init = match options.resume {
+        false => start::init_source(&config)?,
+        true => None,
+    };
     let lock = run.lock()?;
     let start = start::start(&run, options.resume)?;
+    let init = match start {
+        Start::Again => start::init_source(&config)?,
+        _ => init,
+    };
     let done = start.done();
     if done >= config.training.epochs {
         bail!(
@@ -133,9 +148,10 @@ pub fn prepare(options: &TrainOptions) -> anyhow::Result<Session> {
             config.training.epochs
         );
     }
-    let files = data::corpus_files(&config.data, &options.data)?;
-    let vocabularies = match start {
-        Start::After(_) => Some(Vocabularies::load(run.path())?),
+    let files = data::corpus_files(&config.data, &options.data, notify)?;
+    let vocabularies = match (&start, &init) {
+        (Start::After(_), _) => Some(Vocabularies::load(run.path())?),
+        (_, Some((_, vocabularies))) => Some(vocabularies.clone()),
         _ => None,
     };
     let prepared = data::prepare(&config.data, &files, vocabularies, run.path())?;
@@ -148,7 +164,12 @@ pub fn prepare(options: &TrainOptions) -> anyhow::Result<Session> {
         prepared.vocabularies.source.vocab_size(),
         prepared.vocabularies.target.vocab_size(),
     );
-    let model = TrainingModel::new(model_config.init(&device)?, config.training.label_smoothing);
+    let mut transformer = model_config.init(&device)?;
+    if let Some((source, vocabularies)) = &init {
+        transformer = weights::load(transformer, &source.weights_path())?;
+        vocabularies.save(run.path())?;
+    }
+    let model = TrainingModel::new(transformer, config.training.label_smoothing);
     if let Start::After(epoch) = start {
         start::check_checkpoint(&run, &model, epoch)?;
         run.forget_after(epoch)?;
@@ -307,10 +328,7 @@ fn export_best(
     let model = model
         .try_load_file(&path)
         .map_err(|e| anyhow!("{}: cannot load: {e:?}", path.display()))?;
-    model
-        .transformer
-        .save_file(run.weights_path())
-        .map_err(|e| anyhow!("{}: cannot write: {e:?}", run.weights_path().display()))?;
+    weights::save(model.transformer, &run.weights_path(), Precision::Full)?;
     Ok(Some(Best {
         epoch,
         loss: run.epoch_metric("valid", epoch, "Loss"),

@@ -8,6 +8,7 @@ use burn::optim::lr_scheduler::LrSchedulerRecord;
 
 use super::TrainOptions;
 use super::step::TrainingModel;
+use crate::data::Vocabularies;
 use crate::run::{RunConfig, RunDir, RunState};
 
 /// The settings of a resume that may differ from the run's saved configuration.
@@ -88,13 +89,16 @@ pub fn effective_config(options: &TrainOptions, run: &RunDir) -> anyhow::Result<
     if let Some(epochs) = options.epochs {
         config.training.epochs = epochs;
     }
+    if let Some(source) = &options.init_from {
+        config.training.init_from = Some(source.clone());
+    }
     config.validate().context("invalid configuration")?;
     if let Some(saved) = saved {
         let mismatches: Vec<String> = saved
             .differences(&config)
             .into_iter()
             .filter(|field| !RESUMABLE_CHANGES.contains(&field.as_str()))
-            .map(|field| describe(&field, &saved, &config))
+            .map(|field| describe(&field, ["run", "given"], [&saved, &config]))
             .collect();
         if !mismatches.is_empty() {
             bail!(
@@ -107,8 +111,48 @@ pub fn effective_config(options: &TrainOptions, run: &RunDir) -> anyhow::Result<
     Ok(config)
 }
 
-/// `model.d_model (run: 64, given: 128)`.
-fn describe(field: &str, saved: &RunConfig, given: &RunConfig) -> String {
+/// The fields a run started from another one's weights must share with it: the model's shape
+/// and what decides its vocabulary and positions.
+const INIT_SHARED: [&str; 4] = [
+    "model.",
+    "data.vocab_size",
+    "data.shared_vocab",
+    "data.max_len",
+];
+
+/// The trained run a new run starts from (`training.init_from`), checked against `config`:
+/// trained, of the same shape and vocabulary settings. Its tokenizer is the new run's.
+pub fn init_source(config: &RunConfig) -> anyhow::Result<Option<(RunDir, Vocabularies)>> {
+    let Some(path) = &config.training.init_from else {
+        return Ok(None);
+    };
+    let source = RunDir::from_arg(path);
+    let from = source.path().display();
+    if !source.weights_path().exists() {
+        bail!("`training.init_from`: {from} holds no trained model (no model.bpk)");
+    }
+    let saved = source
+        .saved_config()
+        .with_context(|| format!("`training.init_from`: {from}"))?;
+    let mismatches: Vec<String> = saved
+        .differences(config)
+        .into_iter()
+        .filter(|field| field != "model.dropout")
+        .filter(|field| INIT_SHARED.iter().any(|shared| field.starts_with(shared)))
+        .map(|field| describe(&field, ["init_from", "given"], [&saved, config]))
+        .collect();
+    if !mismatches.is_empty() {
+        bail!(
+            "`training.init_from`: {from} is another model: it differs in {}",
+            mismatches.join("; ")
+        );
+    }
+    let vocabularies = Vocabularies::load(source.path())?;
+    Ok(Some((source, vocabularies)))
+}
+
+/// `model.d_model (run: 64, given: 128)`: a field's value in two configurations.
+fn describe(field: &str, names: [&str; 2], configs: [&RunConfig; 2]) -> String {
     let pointer = format!("/{}", field.replace('.', "/"));
     let value = |config: &RunConfig| {
         serde_json::to_value(config)
@@ -117,7 +161,8 @@ fn describe(field: &str, saved: &RunConfig, given: &RunConfig) -> String {
             .map(|v| v.to_string())
             .unwrap_or_else(|| "absent".to_string())
     };
-    format!("{field} (run: {}, given: {})", value(saved), value(given))
+    let [a, b] = configs.map(value);
+    format!("{field} ({}: {a}, {}: {b})", names[0], names[1])
 }
 
 /// Checks that the checkpoint of `epoch` loads into `model`, so that Burn, which panics on a

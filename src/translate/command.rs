@@ -26,17 +26,22 @@ pub struct InferOptions {
     pub text: Vec<String>,
 }
 
-/// Translates as `options` say.
-pub fn infer(options: &InferOptions) -> anyhow::Result<()> {
+/// Translates as `options` say, onto the standard output (or `options.output`) as it goes.
+/// `notify` hears of sentences cut to the model's length and, on a terminal, the prompt's
+/// greeting.
+pub fn infer(options: &InferOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Result<()> {
     if !options.text.is_empty() && options.input.is_some() {
         bail!("give sentences either as arguments or with --input, not both");
+    }
+    if let Some(path) = &options.output {
+        crate::fs::ensure_writable_file(path)?;
     }
     let translator = Translator::load(&RunDir::from_arg(&options.run), options.backend)?;
     if let Some(input) = &options.input {
         let text = std::fs::read_to_string(input)
             .with_context(|| format!("{}: cannot read", input.display()))?;
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let output = translate_lines(&translator, &lines, 0, &options.settings, true)?;
+        let output = translate_lines(&translator, &lines, 0, &options.settings, true, notify)?;
         return match &options.output {
             Some(path) => crate::fs::write_atomic(path, output.as_bytes())
                 .with_context(|| format!("{}: cannot write", path.display())),
@@ -49,17 +54,24 @@ pub fn infer(options: &InferOptions) -> anyhow::Result<()> {
     if !options.text.is_empty() {
         print!(
             "{}",
-            translate_lines(&translator, &options.text, 0, &options.settings, false)?
+            translate_lines(
+                &translator,
+                &options.text,
+                0,
+                &options.settings,
+                false,
+                notify
+            )?
         );
         return Ok(());
     }
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
-        eprintln!(
+        notify(&format!(
             "English → Portuguese, model of {}; an empty line or Ctrl-D ends.",
             options.run.display()
-        );
+        ));
     }
     let mut stdout = std::io::stdout().lock();
     let mut lines = stdin.lock().lines().enumerate();
@@ -74,7 +86,14 @@ pub fn infer(options: &InferOptions) -> anyhow::Result<()> {
         if interactive && line.trim().is_empty() {
             break;
         }
-        let output = translate_lines(&translator, &[line], index, &options.settings, false)?;
+        let output = translate_lines(
+            &translator,
+            &[line],
+            index,
+            &options.settings,
+            false,
+            notify,
+        )?;
         stdout
             .write_all(output.as_bytes())
             .and_then(|()| stdout.flush())
@@ -92,10 +111,11 @@ fn translate_lines(
     first_index: usize,
     settings: &SearchSettings,
     show_progress: bool,
+    notify: &mut dyn FnMut(&str),
 ) -> anyhow::Result<String> {
     let sources = translator.encode(lines)?;
     if let Some(warning) = sources.warning(Some(first_index)) {
-        eprintln!("{warning}");
+        notify(&warning);
     }
     let translations = if show_progress {
         translator.translate_showing_progress(&sources.ids, settings)?

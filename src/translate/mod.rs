@@ -10,7 +10,6 @@ pub mod search;
 use std::io::IsTerminal;
 
 use anyhow::{Context, anyhow, bail};
-use burn::module::Module;
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -18,7 +17,7 @@ use crate::backend::Backend;
 use crate::data::Vocabularies;
 use crate::data::batch::padded;
 use crate::model::Transformer;
-use crate::run::RunDir;
+use crate::run::{RunDir, weights};
 use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
 
 /// How to search for translations.
@@ -160,9 +159,8 @@ impl Translator {
         let device = backend.device()?;
         let model = config
             .init(&device)
-            .map_err(|e| anyhow!("{}: {e}", run.model_config_path().display()))?
-            .try_load_file(&weights)
-            .map_err(|e| anyhow!("{}: does not fit model.json: {e:?}", weights.display()))?;
+            .map_err(|e| anyhow!("{}: {e}", run.model_config_path().display()))?;
+        let model = weights::load(model, &weights)?;
         Ok(Self {
             model,
             vocabularies,

@@ -127,19 +127,35 @@ fn a_missing_default_corpus_is_fetched_from_the_configured_address() {
         download_to: first.clone(),
         ..DataConfig::default()
     };
+    let mut notices = Vec::new();
+    let mut notify = |message: &str| notices.push(message.to_string());
     assert_eq!(
-        corpus_files(&config, &[]).expect("fetched"),
+        corpus_files(&config, &[], &mut notify).expect("fetched"),
         vec![first.clone()]
     );
     assert_eq!(std::fs::read_to_string(&first).expect("written"), POR_TXT);
     // Files given on the command line win, and an existing file is not fetched again.
     let given = vec![dir.path().join("mine.tsv")];
-    assert_eq!(corpus_files(&config, &given).expect("given"), given);
+    assert_eq!(
+        corpus_files(&config, &given, &mut notify).expect("given"),
+        given
+    );
     let offline = DataConfig {
         url: closed_port(),
         ..config
     };
-    assert_eq!(corpus_files(&offline, &[]).expect("present"), vec![first]);
+    assert_eq!(
+        corpus_files(&offline, &[], &mut notify).expect("present"),
+        vec![first.clone()]
+    );
+    // The notices say what was done, in order: the download announced before it happens.
+    assert_eq!(notices.len(), 3, "{notices:?}");
+    assert!(notices[0].contains("not found: downloading"), "{notices:?}");
+    assert!(
+        notices[1].starts_with(&format!("wrote {}", first.display())),
+        "{notices:?}"
+    );
+    assert!(notices[2].contains("not found: reading"), "{notices:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod batches;
 mod cli;
 mod common;
 mod fetch;
+mod oversample;
 mod reader;
 #[path = "../shared/mod.rs"]
 mod shared;

@@ -134,6 +134,21 @@ pub fn train_args<'a>(
     args
 }
 
+/// A path as a command-line argument.
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// `eval --run RUN --test PAIRS --json` and `extra`, which must succeed: sacreBLEU's JSON
+/// list, BLEU first and chrF second.
+pub fn eval_json(dir: &Path, run: &Path, pairs: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["eval", "--run", path(run), "--test", path(pairs), "--json"];
+    args.extend_from_slice(extra);
+    let output = run_in(dir, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("JSON")
+}
+
 /// Standard error as text.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -1,14 +1,8 @@
 //! `transformer-mt eval` on a trained run, and the BLEU the training reports.
 
-use std::path::Path;
-
 use super::common::*;
 use transformer_mt::eval::read_lines;
 use transformer_mt::eval::sacrebleu::corpus_scores;
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
 
 /// The scores of the text lines `eval` prints: `(BLEU, chrF)`, as printed.
 fn printed_scores(text: &str) -> (String, String) {
@@ -86,19 +80,7 @@ fn eval_of_a_pair_file_and_as_json() {
         "one hundred\tcem\nthree thousand\ttrês mil\ntwenty-two\tvinte e dois\n",
     )
     .expect("writable");
-    let output = run_in(
-        dir.path(),
-        &[
-            "eval",
-            "--run",
-            path(&trained.run),
-            "--test",
-            path(&pairs),
-            "--json",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
+    let json = eval_json(dir.path(), &trained.run, &pairs, &[]);
     assert_eq!(json[0]["name"], "BLEU");
     assert_eq!(json[0]["tok"], "13a");
     assert_eq!(json[1]["name"], "chrF2");

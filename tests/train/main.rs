@@ -8,6 +8,7 @@ mod common;
 mod evaluate;
 mod guards;
 mod learning;
+mod models;
 mod resume;
 #[path = "../shared/mod.rs"]
 mod shared;

@@ -236,3 +236,24 @@ fn a_trained_model_translates_held_out_numbers() {
         );
     }
 }
+
+/// An `--output` that cannot be written is refused before any sentence is translated.
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "one\ntwo\n").expect("writable");
+    let input = input.to_str().expect("UTF-8");
+    let into_dir = dir.path().to_str().expect("UTF-8");
+    let unwritable = "/proc/transformer-mt-cannot-write-here/out.txt";
+    for (output, expected) in [(into_dir, "is a directory"), (unwritable, "cannot write")] {
+        let result = infer(&["--input", input, "--output", output], "");
+        assert_eq!(result.status.code(), Some(1), "{output}");
+        let message = stderr(&result);
+        assert_eq!(message.trim().lines().count(), 1, "{message}");
+        assert!(
+            message.contains(&format!("{output}: {expected}")),
+            "{message}"
+        );
+    }
+}
