@@ -9,7 +9,7 @@ use crate::backend::{self, Backend};
 use crate::bench::{self, Runs};
 use crate::data::{self, batch, corpus, fetch, split, synthetic};
 use crate::eval::{EvalOptions, eval};
-use crate::plot::{AttentionOptions, attention};
+use crate::plot::{AttentionOptions, attention, curves};
 use crate::run::RunConfig;
 use crate::run::RunDir;
 use crate::run::dir::DEFAULT_RUN;
@@ -52,6 +52,9 @@ pub enum Command {
     /// Draw a sentence's attention weights (every layer and head) or the positional encoding
     /// as heatmaps, PNG and SVG.
     Attention(AttentionArgs),
+    /// Draw the learning curves of runs (validation BLEU and loss against hours of training)
+    /// as PNG and SVG, and print them as a Markdown table.
+    Curves(CurvesArgs),
     /// Average the weights of a run's last checkpoints (or those named) into a new model
     /// directory, optionally stored in half precision.
     Average(AverageArgs),
@@ -148,6 +151,17 @@ pub struct TrainArgs {
     /// model shape is needed. Overrides the configuration's `training.init_from`.
     #[arg(long, value_name = "RUN", conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+}
+
+/// The arguments of `curves`.
+#[derive(Debug, Args)]
+pub struct CurvesArgs {
+    /// The runs: names (under artifacts/) or directories.
+    #[arg(long, num_args = 1.., required = true)]
+    pub run: Vec<PathBuf>,
+    /// Where the figure goes: OUTPUT.png and OUTPUT.svg.
+    #[arg(long, default_value = "curves")]
+    pub output: PathBuf,
 }
 
 /// The arguments of `average`.
@@ -346,6 +360,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Data(command) => run_data(command),
+        Command::Curves(args) => {
+            let curves = args
+                .run
+                .iter()
+                .map(|run| curves::curve(&RunDir::from_arg(run)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let written = curves::draw(&curves, &args.output)?;
+            print!("{}", curves::table(&curves));
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Average(args) => {
             let averaged = average::average(&AverageOptions {
                 run: args.run,

@@ -19,7 +19,7 @@ use crate::fs::write_atomic;
 
 /// The family every text is drawn in: DejaVu Sans, compiled into the program so that
 /// drawing needs no system fonts.
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 const LABEL_SIZE: f64 = 12.0;
 const TITLE_SIZE: f64 = 16.0;
 const MARGIN: u32 = 16;
@@ -147,7 +147,7 @@ pub struct Geometry {
     pub panels: Vec<PanelGeometry>,
 }
 
-fn register_fonts() {
+pub(super) fn register_fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The font is a valid TrueType file compiled in; registering it cannot fail.
@@ -368,7 +368,7 @@ impl Figure {
 }
 
 /// An RGB buffer as PNG bytes.
-fn encode_png(pixels: &[u8], (width, height): (u32, u32)) -> anyhow::Result<Vec<u8>> {
+pub(super) fn encode_png(pixels: &[u8], (width, height): (u32, u32)) -> anyhow::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let mut encoder = png::Encoder::new(&mut bytes, width, height);
     encoder.set_color(png::ColorType::Rgb);

@@ -1,14 +1,17 @@
 //! Looking inside a trained model: `transformer-mt attention` draws the attention weights of
-//! one sentence and the positional encoding as heatmaps.
+//! one sentence and the positional encoding as heatmaps; `transformer-mt curves` draws how
+//! runs learned.
 //!
 //! | part | file |
 //! |---|---|
 //! | heatmap figures, their geometry, PNG and SVG | [`heatmap`] |
+//! | learning curves of runs against training hours | [`curves`] |
 //!
 //! The weights are those of a teacher-forced pass over the sentence and the translation the
 //! model found for it: row `i` of a panel is `softmax(q_i·Kᵀ/√d_k)` after the mask, the
 //! weights that query `i` gives every key, for one head of one layer.
 
+pub mod curves;
 pub mod heatmap;
 
 use std::path::{Path, PathBuf};

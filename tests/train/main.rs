@@ -5,6 +5,7 @@
 mod attention;
 mod backends;
 mod common;
+mod curves;
 mod evaluate;
 mod guards;
 mod learning;
