@@ -519,6 +519,7 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
             .data
             .oversample
             .iter()
+            .filter(|(file, _)| config.data.files.contains(file))
             .map(|(file, times)| format!("{} ×{times}", file.display()))
             .collect();
         println!(
