@@ -13,4 +13,5 @@ mod models;
 mod resume;
 #[path = "../shared/mod.rs"]
 mod shared;
+mod shipped;
 mod translate;
