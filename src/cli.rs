@@ -619,11 +619,7 @@ fn run_data(command: DataCommand) -> anyhow::Result<()> {
         } => {
             let config = RunConfig::load_or_default(config.as_ref())?.data;
             let files = data::corpus_files(&config, &given, &mut notice)?;
-            let options = corpus::ReadOptions {
-                direction: config.direction,
-                max_chars: config.max_chars,
-            };
-            let (pairs, _) = corpus::read_corpus(&files, options)?;
+            let (pairs, _) = corpus::read_corpus(&files, config.read_options())?;
             let splits = split::split(pairs, &config.split);
             let pairs = splits.part(part.into());
             corpus::write_pairs(&output, pairs)

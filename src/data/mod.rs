@@ -85,6 +85,14 @@ impl Default for DataConfig {
 }
 
 impl DataConfig {
+    /// How the corpus files are read: the direction and the longest side kept.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            direction: self.direction,
+            max_chars: self.max_chars,
+        }
+    }
+
     /// Checks the values; the error names the field.
     pub fn validate(&self) -> anyhow::Result<()> {
         let fraction = |name: &str, value: f64| {
@@ -250,10 +258,6 @@ pub fn prepare(
     run_dir: &Path,
 ) -> anyhow::Result<Prepared> {
     config.validate()?;
-    let options = ReadOptions {
-        direction: config.direction,
-        max_chars: config.max_chars,
-    };
     let mut timings = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |stage| {
@@ -263,7 +267,7 @@ pub fn prepare(
         ))
     };
 
-    let (pairs, report) = read_corpus(files, options)?;
+    let (pairs, report) = read_corpus(files, config.read_options())?;
     lap("read and normalise");
     let repeats = repeats(config, files, &report, &pairs);
     let splits = split(pairs, &config.split);
