@@ -2,7 +2,8 @@
 //!
 //! Burn carries the backend in the [`Device`]: the model code is the same for all of them.
 //! Cargo features decide which backends this binary contains; `--backend` (or the
-//! environment variable `TRANSFORMER_MT_BACKEND`) picks one of those at run time.
+//! environment variable `TRANSFORMER_MT_BACKEND`) picks one of those at run time, and `auto`
+//! the first that can run on this machine: a GPU backend only with a real GPU behind it.
 
 use std::fmt;
 
@@ -11,14 +12,15 @@ use burn::tensor::Device;
 /// A backend this program knows, compiled in or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// Pure-Rust CPU backend on the `ndarray` crate (cargo feature `ndarray`).
-    Ndarray,
+    /// Any GPU through wgpu: Vulkan, Metal, DirectX 12, OpenGL (cargo feature `wgpu`).
+    Wgpu,
+    /// libtorch, PyTorch's C++ library, on a CUDA GPU when it has one, else the CPU (cargo
+    /// feature `tch`).
+    Tch,
     /// Burn's own pure-Rust CPU backend (cargo feature `flex`).
     Flex,
-    /// Any GPU through wgpu: Vulkan, Metal, DirectX 12 (cargo feature `wgpu`).
-    Wgpu,
-    /// libtorch, PyTorch's C++ library, on the CPU (cargo feature `tch`).
-    Tch,
+    /// Pure-Rust CPU backend on the `ndarray` crate (cargo feature `ndarray`).
+    Ndarray,
 }
 
 /// `--backend` named no backend this binary can run.
@@ -42,33 +44,73 @@ pub enum BackendError {
         /// The backends compiled into this build.
         available: String,
     },
+    /// A backend compiled in that this machine cannot run.
+    #[error("backend `{name}` cannot run here: {reason}")]
+    Unavailable {
+        /// The backend.
+        name: &'static str,
+        /// What it lacks.
+        reason: String,
+    },
+    /// More devices asked for than the backend has.
+    #[error("backend `{name}` has {found} device(s) here, and {asked} were asked for")]
+    TooFewDevices {
+        /// The backend.
+        name: &'static str,
+        /// Devices found.
+        found: usize,
+        /// Devices asked for.
+        asked: usize,
+    },
     /// A binary built with every backend feature off.
     #[error("this build has no backend: rebuild with one of the features ndarray, flex, wgpu, tch")]
     NoneCompiled,
 }
 
+/// Whether a compiled-in backend can run on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// It runs on what it was made for.
+    Ready,
+    /// wgpu whose only adapters are software renderers on the CPU (Mesa's lavapipe or
+    /// llvmpipe, Microsoft's WARP): it runs, many times slower than the CPU backends.
+    Software(String),
+    /// It cannot run: the reason.
+    Missing(String),
+}
+
 impl Backend {
-    /// Every backend, in the order `auto` prefers them: the GPU one, then the CPU ones from
+    /// Every backend, in the order `auto` prefers them: the GPU ones, then the CPU ones from
     /// fastest to slowest on this model (`transformer-mt bench`; BENCHMARKS.md).
     pub const ALL: [Backend; 4] = [Backend::Wgpu, Backend::Tch, Backend::Flex, Backend::Ndarray];
 
     /// The name used by `--backend` and by the cargo feature.
     pub fn name(self) -> &'static str {
         match self {
-            Backend::Ndarray => "ndarray",
-            Backend::Flex => "flex",
             Backend::Wgpu => "wgpu",
             Backend::Tch => "tch",
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
         }
     }
 
     /// Whether this binary contains the backend.
     pub fn is_compiled(self) -> bool {
         match self {
-            Backend::Ndarray => cfg!(feature = "ndarray"),
-            Backend::Flex => cfg!(feature = "flex"),
             Backend::Wgpu => cfg!(feature = "wgpu"),
             Backend::Tch => cfg!(feature = "tch"),
+            Backend::Flex => cfg!(feature = "flex"),
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+        }
+    }
+
+    /// Whether the backend runs on a GPU here (wgpu on a hardware adapter, libtorch with a
+    /// CUDA device).
+    pub fn on_gpu(self) -> bool {
+        match self {
+            Backend::Wgpu => self.probe() == Probe::Ready,
+            Backend::Tch => libtorch_cuda_devices() > 0,
+            Backend::Flex | Backend::Ndarray => false,
         }
     }
 
@@ -77,15 +119,19 @@ impl Backend {
         Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
     }
 
-    /// Resolves a `--backend` value: `auto` or the name of a compiled-in backend.
+    /// The backends this binary contains that can run on this machine (a wgpu on a software
+    /// adapter included), in `auto`'s order of preference.
+    pub fn runnable() -> Vec<Backend> {
+        Self::compiled()
+            .into_iter()
+            .filter(|b| !matches!(b.probe(), Probe::Missing(_)))
+            .collect()
+    }
+
+    /// Resolves the name of a backend compiled into this binary; `auto` is not one (see
+    /// [`select`](Self::select)).
     pub fn from_name(name: &str) -> Result<Backend, BackendError> {
         let wanted = name.trim().to_ascii_lowercase();
-        if wanted == "auto" {
-            return Self::compiled()
-                .first()
-                .copied()
-                .ok_or(BackendError::NoneCompiled);
-        }
         match Self::ALL.into_iter().find(|b| b.name() == wanted) {
             Some(backend) if backend.is_compiled() => Ok(backend),
             Some(backend) => Err(BackendError::NotCompiled {
@@ -99,18 +145,90 @@ impl Backend {
         }
     }
 
-    /// The device for inference on this backend (its first GPU for wgpu, the CPU otherwise).
+    /// Resolves a `--backend` value to a backend that can run here: `auto` takes the first
+    /// compiled-in backend that runs on what it was made for, and says in one line through
+    /// `notify` what it passed over; a named backend that cannot run is an error, and wgpu on
+    /// a software adapter runs with a warning and the cheapest autotuning.
+    pub fn select(name: &str, notify: &mut dyn FnMut(&str)) -> Result<Backend, BackendError> {
+        if !name.trim().eq_ignore_ascii_case("auto") {
+            let backend = Self::from_name(name)?;
+            match backend.probe() {
+                Probe::Ready => {}
+                Probe::Software(adapter) => {
+                    notify(&format!(
+                        "warning: wgpu runs on {adapter}, a software renderer on the CPU: expect it \
+                         to be many times slower than the CPU backends ({}); its autotuning is set \
+                         to `minimal` unless CUBECL_AUTOTUNE_LEVEL says otherwise",
+                        cpu_backends()
+                    ));
+                    cheap_autotuning();
+                }
+                Probe::Missing(reason) => {
+                    return Err(BackendError::Unavailable {
+                        name: backend.name(),
+                        reason,
+                    });
+                }
+            }
+            return Ok(backend);
+        }
+        let mut passed = Vec::new();
+        for backend in Self::compiled() {
+            match backend.probe() {
+                Probe::Ready => {
+                    if !passed.is_empty() {
+                        notify(&format!(
+                            "backend auto: {backend} ({}; name one with --backend)",
+                            passed.join("; ")
+                        ));
+                    }
+                    return Ok(backend);
+                }
+                Probe::Software(adapter) => {
+                    passed.push(format!(
+                        "wgpu passed over: its only adapter is {adapter}, software on the CPU"
+                    ));
+                }
+                Probe::Missing(reason) => passed.push(format!("{backend} passed over: {reason}")),
+            }
+        }
+        // Nothing runs on what it was made for: wgpu on a software adapter still runs.
+        if Backend::Wgpu.is_compiled() && matches!(Backend::Wgpu.probe(), Probe::Software(_)) {
+            return Self::select(Backend::Wgpu.name(), notify);
+        }
+        match Self::compiled().first() {
+            Some(&backend) => Err(BackendError::Unavailable {
+                name: backend.name(),
+                reason: passed.join("; "),
+            }),
+            None => Err(BackendError::NoneCompiled),
+        }
+    }
+
+    /// Whether the backend can run here: for wgpu, what its adapters are (no kernel runs).
+    pub fn probe(self) -> Probe {
+        match self {
+            Backend::Wgpu => wgpu_probe(),
+            Backend::Tch | Backend::Flex | Backend::Ndarray => Probe::Ready,
+        }
+    }
+
+    /// The device for inference on this backend: the first GPU (for libtorch, when it has a
+    /// CUDA one), else the CPU.
     pub fn device(self) -> Result<Device, BackendError> {
         #[allow(deprecated)] // ndarray and tch are deprecated in Burn 0.22, and still work
         match self {
-            #[cfg(feature = "ndarray")]
-            Backend::Ndarray => Ok(Device::ndarray()),
-            #[cfg(feature = "flex")]
-            Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
             #[cfg(feature = "tch")]
-            Backend::Tch => Ok(Device::libtorch()),
+            Backend::Tch => Ok(match libtorch_cuda_devices() {
+                0 => Device::libtorch(),
+                _ => Device::libtorch_cuda(0),
+            }),
+            #[cfg(feature = "flex")]
+            Backend::Flex => Ok(Device::flex()),
+            #[cfg(feature = "ndarray")]
+            Backend::Ndarray => Ok(Device::ndarray()),
             #[allow(unreachable_patterns)]
             other => Err(BackendError::NotCompiled {
                 name: other.name(),
@@ -123,11 +241,79 @@ impl Backend {
     pub fn training_device(self) -> Result<Device, BackendError> {
         Ok(self.device()?.autodiff())
     }
+
+    /// `count` devices for data-parallel training, with automatic differentiation: the
+    /// first `count` GPUs of a GPU backend; for a CPU backend, its one device `count` times,
+    /// shared by as many workers (it tests the engine; it is no faster than one).
+    pub fn training_devices(self, count: usize) -> Result<Vec<Device>, BackendError> {
+        if count <= 1 {
+            return Ok(vec![self.training_device()?]);
+        }
+        let gpus = self.gpus();
+        let devices = match self {
+            Backend::Flex | Backend::Ndarray => vec![self.device()?; count],
+            Backend::Tch if gpus.is_empty() => vec![self.device()?; count],
+            _ if gpus.len() < count => {
+                return Err(BackendError::TooFewDevices {
+                    name: self.name(),
+                    found: gpus.len(),
+                    asked: count,
+                });
+            }
+            _ => gpus.into_iter().take(count).collect(),
+        };
+        Ok(devices.into_iter().map(Device::autodiff).collect())
+    }
+
+    /// The GPUs this backend sees, as Burn lists them.
+    fn gpus(self) -> Vec<Device> {
+        match self {
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu if self.probe() == Probe::Ready => {
+                Device::enumerate(burn::tensor::DeviceType::Wgpu).to_vec()
+            }
+            #[cfg(feature = "tch")]
+            Backend::Tch => Device::enumerate(burn::tensor::DeviceType::LibTorch).to_vec(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Points Burn's default device at a CPU backend of this build (unless `BURN_DEVICE` is set).
+///
+/// Burn makes some tensors on its default device before moving them where they belong (an
+/// optimiser's state, when a run resumes). That default is the first GPU runtime compiled
+/// in: wgpu, started on a software adapter for nothing. A CPU backend runs everywhere. Call it before any other thread starts.
+pub fn pin_default_device() {
+    if std::env::var_os("BURN_DEVICE").is_some() {
+        return;
+    }
+    let cpu = [Backend::Tch, Backend::Flex, Backend::Ndarray]
+        .into_iter()
+        .find(|b| b.is_compiled());
+    if let Some(backend) = cpu {
+        // SAFETY: called at the start of `main`, when no other thread reads the environment.
+        unsafe { std::env::set_var("BURN_DEVICE", backend.name()) };
+    }
+}
+
+/// Turns off Mesa's Vulkan device-selection layer where there is no session runtime directory
+/// (`XDG_RUNTIME_DIR`, as on a server or in CI): looking for a display there, the layer prints
+/// "XDG_RUNTIME_DIR is invalid or not set" at every adapter listing. It only reorders the
+/// adapters, and wgpu orders them itself, GPUs before software. Call it before any other
+/// thread starts.
+pub fn quiet_vulkan_layer() {
+    let session =
+        std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| std::path::Path::new(&dir).is_dir());
+    if cfg!(feature = "wgpu") && !session && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: called at the start of `main`, when no other thread reads the environment.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }
 
@@ -137,10 +323,86 @@ fn available() -> String {
     names.join(", ")
 }
 
+/// The names of the compiled-in CPU backends, comma-separated.
+fn cpu_backends() -> String {
+    let names: Vec<_> = Backend::compiled()
+        .into_iter()
+        .filter(|b| matches!(b, Backend::Tch | Backend::Flex | Backend::Ndarray))
+        .map(|b| b.name())
+        .collect();
+    match names.is_empty() {
+        true => "none in this build".to_string(),
+        false => names.join(", "),
+    }
+}
+
 /// The help text of `--backend`, naming what this build contains.
 pub fn help() -> String {
     format!(
-        "Compute backend: auto, or one of this build's: {} (auto takes the first of wgpu, tch, flex, ndarray that the build has)",
+        "Compute backend: auto, or one of this build's: {} (auto takes the first of wgpu, tch, flex, ndarray that the build has and that runs on a real device here)",
         available()
     )
+}
+
+/// CUDA devices libtorch sees: 0 with a CPU-only libtorch, or without the `tch` feature.
+fn libtorch_cuda_devices() -> usize {
+    #[cfg(feature = "tch")]
+    return Device::enumerate(burn::tensor::DeviceType::LibTorch).len();
+    #[cfg(not(feature = "tch"))]
+    0
+}
+
+/// What wgpu's adapters are: none, software renderers only, or at least one real GPU.
+fn wgpu_probe() -> Probe {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::tensor::wgpu::wgpu;
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapters = burn::tensor::read_sync(instance.enumerate_adapters(wgpu::Backends::all()));
+        let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(|a| a.get_info()).collect();
+        if infos.is_empty() {
+            return Probe::Missing(
+                "no graphics adapter (no Vulkan, Metal, DirectX 12 or OpenGL driver)".to_string(),
+            );
+        }
+        if infos
+            .iter()
+            .any(|info| info.device_type != wgpu::DeviceType::Cpu)
+        {
+            return Probe::Ready;
+        }
+        // One adapter is often listed by several graphics APIs (Vulkan and OpenGL).
+        let mut adapters: Vec<(String, Vec<String>)> = Vec::new();
+        for info in &infos {
+            let api = format!("{:?}", info.backend);
+            match adapters.iter_mut().find(|(name, _)| *name == info.name) {
+                Some((_, apis)) => apis.push(api),
+                None => adapters.push((info.name.clone(), vec![api])),
+            }
+        }
+        let names: Vec<String> = adapters
+            .into_iter()
+            .map(|(name, apis)| format!("{name} on {}", apis.join(" and ")))
+            .collect();
+        Probe::Software(names.join(", "))
+    }
+    #[cfg(not(feature = "wgpu"))]
+    Probe::Missing("not compiled in".to_string())
+}
+
+/// CubeCL's autotuning at its `minimal` level, unless `CUBECL_AUTOTUNE_LEVEL` names one:
+/// on a software adapter each kernel tried costs seconds, and the default level tries many
+/// for every new shape. Its results stay in CubeCL's cache (`target/environment/` in a
+/// checkout, else `~/.cache/cubecl/`) for the next runs.
+fn cheap_autotuning() {
+    #[cfg(feature = "wgpu")]
+    if std::env::var_os("CUBECL_AUTOTUNE_LEVEL").is_none() {
+        use burn::cubecl::config::autotune::AutotuneLevel;
+        use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        config.autotune.level = AutotuneLevel::Minimal;
+        // Already read means a device is already in use: its level stays.
+        CubeClRuntimeConfig::try_set(config);
+    }
 }

@@ -151,6 +151,11 @@ pub struct TrainArgs {
     /// model shape is needed. Overrides the configuration's `training.init_from`.
     #[arg(long, value_name = "RUN", conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+    /// Train data-parallel on this many devices of the backend: its first N GPUs (CUDA,
+    /// wgpu, libtorch with CUDA); on a CPU backend, N workers sharing the CPU, which tests
+    /// the engine but is no faster. Each step takes one batch per device.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub devices: u16,
 }
 
 /// The arguments of `curves`.
@@ -334,13 +339,19 @@ pub fn parse() -> Cli {
 
 /// Runs one command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let backend = Backend::from_name(&cli.backend)?;
+    let auto = cli.backend.trim().eq_ignore_ascii_case("auto");
+    // A backend named is checked at once; only the commands that compute look for one
+    // (probing the GPUs) or start it.
+    if !auto {
+        Backend::from_name(&cli.backend)?;
+    }
+    let backend = || Backend::select(&cli.backend, &mut notice);
     match cli.command {
         Command::Bench(args) => {
-            let backends = if cli.backend.trim().eq_ignore_ascii_case("auto") {
-                Backend::compiled()
+            let backends = if auto {
+                Backend::runnable()
             } else {
-                vec![backend]
+                vec![backend()?]
             };
             let runs = Runs {
                 warmup: args.warmup,
@@ -384,7 +395,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 } else {
                     Precision::Full
                 },
-                backend,
+                backend: backend()?,
             })?;
             let epochs: Vec<String> = averaged.epochs.iter().map(usize::to_string).collect();
             let epochs = match epochs.as_slice() {
@@ -398,12 +409,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Train(args) => train(args, backend),
+        Command::Train(args) => train(args, backend()?),
         Command::Infer(args) => infer(
             &InferOptions {
                 settings: args.search.settings(args.n_best)?,
                 run: model_to_use(args.run),
-                backend,
+                backend: backend()?,
                 input: args.input,
                 output: args.output,
                 text: args.text,
@@ -418,7 +429,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         Some(_) => args.run.unwrap_or_default(),
                         None => model_to_use(args.run),
                     },
-                    backend,
+                    backend: match args.hyp {
+                        Some(_) => None,
+                        None => Some(backend()?),
+                    },
                     test: args.test,
                     hypotheses: args.hyp,
                     references: args.references,
@@ -434,7 +448,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 &AttentionOptions {
                     settings: args.search.settings(1)?,
                     run: model_to_use(args.run),
-                    backend,
+                    backend: backend()?,
                     sentence: args.sentence,
                     positional: args.positional,
                     positions: args.positions,
@@ -470,6 +484,7 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
             resume: args.resume,
             init_from: args.init_from,
             backend,
+            devices: usize::from(args.devices),
         },
         &mut notice,
     )?;
@@ -529,8 +544,12 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
             files.join(", ")
         );
     }
+    let devices = match session.devices.len() {
+        1 => String::new(),
+        n => format!(" ({n} devices, data-parallel)"),
+    };
     println!(
-        "model: {} parameters on {}; run directory {run}",
+        "model: {} parameters on {}{devices}; run directory {run}",
         session.parameters, session.backend
     );
     if let Start::After(epoch) = session.start {

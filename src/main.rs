@@ -17,6 +17,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, i32::MAX);
     }
+    transformer_mt::backend::pin_default_device();
+    transformer_mt::backend::quiet_vulkan_layer();
     let cli = transformer_mt::cli::parse();
     match transformer_mt::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

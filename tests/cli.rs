@@ -169,3 +169,41 @@ fn bench_prints_consistent_figures_as_json() {
     let memory = number(&figures["peak_rss_mib"]);
     assert!(memory > 50.0 && memory < 24_000.0, "{memory} MiB");
 }
+
+/// Where wgpu finds only a software renderer (Mesa's lavapipe on a machine without a GPU),
+/// `auto` takes the next backend and says so in one line, and a headless machine's Vulkan
+/// layer stays quiet; `--backend wgpu` still runs there, with a warning.
+#[cfg(feature = "wgpu")]
+#[test]
+fn auto_passes_over_a_software_gpu_adapter_in_one_line() {
+    use transformer_mt::backend::{Backend, Probe};
+    let Probe::Software(adapter) = Backend::Wgpu.probe() else {
+        // A real GPU (or none at all): nothing to pass over for a software one.
+        return;
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_transformer-mt"))
+        .args(["infer", "The book is on the table."])
+        .env_remove("TRANSFORMER_MT_BACKEND")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("the binary runs");
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    let chosen = Backend::runnable()
+        .into_iter()
+        .find(|b| *b != Backend::Wgpu)
+        .expect("a CPU backend in this build");
+    let auto: Vec<&str> = message
+        .lines()
+        .filter(|l| l.starts_with("backend auto:"))
+        .collect();
+    assert_eq!(auto.len(), 1, "{message}");
+    assert!(
+        auto[0].starts_with(&format!(
+            "backend auto: {chosen} (wgpu passed over: its only adapter is {adapter}"
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("XDG_RUNTIME_DIR"), "{message}");
+    assert!(!String::from_utf8_lossy(&output.stdout).trim().is_empty());
+}

@@ -10,7 +10,7 @@ pub mod sacrebleu;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 
 use crate::backend::Backend;
 use crate::data::corpus::{Direction, ReadOptions, read_corpus};
@@ -24,8 +24,8 @@ use sacrebleu::{CorpusScores, corpus_scores, format_json, format_text};
 pub struct EvalOptions {
     /// The trained run whose translations are scored.
     pub run: PathBuf,
-    /// Where the model runs.
-    pub backend: Backend,
+    /// Where the model runs; `None` when scoring `hypotheses`, which runs no model.
+    pub backend: Option<Backend>,
     /// Pairs to translate instead of the run's `test.tsv`.
     pub test: Option<PathBuf>,
     /// A file of translations to score instead of translating.
@@ -117,7 +117,10 @@ fn evaluate_run(
     if report.total_skipped() > 0 {
         notify(&format!("{}: {report}", file.display()));
     }
-    let translator = Translator::load(&run, options.backend)?;
+    let backend = options
+        .backend
+        .ok_or_else(|| anyhow!("translating the test pairs needs a backend"))?;
+    let translator = Translator::load(&run, backend)?;
     let sentences: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
     let sources = translator.encode(&sentences)?;
     if let Some(warning) = sources.warning(Some(0)) {

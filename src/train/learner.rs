@@ -9,6 +9,7 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::lr_scheduler::noam::NoamLrSchedulerConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::Device;
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
@@ -19,7 +20,8 @@ use burn::train::metric::{
 use burn::train::renderer::MetricsRenderer;
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::{
-    Interrupter, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+    ExecutionStrategy, Interrupter, MetricEarlyStoppingStrategy, MultiDeviceOptim,
+    StoppingCondition, SupervisedTraining,
 };
 
 use super::metrics::{GuardedLoss, TokensPerSecond, ValidationBleu};
@@ -41,6 +43,17 @@ pub fn direction(selection: Selection) -> Direction {
     match selection {
         Selection::Loss => Direction::Lowest,
         Selection::Bleu => Direction::Highest,
+    }
+}
+
+/// Where Burn's learner trains: one device, or data-parallel over several, each step a batch
+/// per device whose gradients are gathered and summed on the first device, which alone steps
+/// the optimiser and validates. (Burn's all-reduce engine, `ExecutionStrategy::ddp`, needs
+/// NCCL: CUDA only.)
+pub fn execution(devices: &[Device]) -> ExecutionStrategy {
+    match devices {
+        [device] => ExecutionStrategy::single(device.clone()),
+        _ => ExecutionStrategy::multi(devices.to_vec(), MultiDeviceOptim::OptimMainDevice),
     }
 }
 

@@ -32,6 +32,7 @@ pub struct EpochLoader {
     /// The batches served: `start..end` of the epoch's batches.
     range: (usize, usize),
     device: Device,
+    batcher: TranslationBatcher,
 }
 
 impl EpochLoader {
@@ -79,6 +80,18 @@ impl EpochLoader {
             next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
             range: (0, batches),
             device: device.clone(),
+            batcher: TranslationBatcher::default(),
+        }
+    }
+
+    /// Rounds every batch's lengths up to a multiple of `multiple` (see
+    /// [`TranslationBatcher::length_multiple`]).
+    pub fn with_length_multiple(self, multiple: usize) -> Self {
+        Self {
+            batcher: TranslationBatcher {
+                length_multiple: multiple,
+            },
+            ..self
         }
     }
 
@@ -119,10 +132,13 @@ impl DataLoader<TrainingBatch> for EpochLoader {
         })
     }
 
+    /// One device's share of data-parallel training. Each share counts its epochs itself,
+    /// from where the whole loader stands, so that all shares cut the same epoch's order.
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<TrainingBatch>> {
         let from = self.range.0;
         Arc::new(Self {
             range: (from + start, (from + end).min(self.range.1)),
+            next_epoch: Arc::new(AtomicUsize::new(self.next_epoch.load(Ordering::SeqCst))),
             ..self.clone()
         })
     }
@@ -147,10 +163,12 @@ impl Iterator for EpochIterator<'_> {
             .map(|&i| self.loader.pairs[i].clone())
             .collect();
         let target_tokens = pairs.iter().map(|p| p.target.len() + 1).sum();
+        // The batch's place in the whole epoch, whichever device's share serves it.
+        let step = self.loader.range.0 + self.next;
         let dropout_seed = self
             .loader
             .training
-            .then(|| mix64(self.seed ^ mix64(!(self.next as u64))));
+            .then(|| mix64(self.seed ^ mix64(!(step as u64))));
         self.next += 1;
         let bleu_rows = self.to_translate.min(pairs.len());
         self.to_translate -= bleu_rows;
@@ -159,7 +177,7 @@ impl Iterator for EpochIterator<'_> {
             .map(|p| p.target.clone())
             .collect();
         Some(Ok(TrainingBatch {
-            batch: TranslationBatcher.batch(vec![pairs], &self.loader.device),
+            batch: self.loader.batcher.batch(vec![pairs], &self.loader.device),
             target_tokens,
             dropout_seed,
             bleu_references,

@@ -60,6 +60,8 @@ pub struct TrainOptions {
     pub init_from: Option<PathBuf>,
     /// Where the model trains.
     pub backend: Backend,
+    /// How many devices of `backend` train it, data-parallel (1: one device).
+    pub devices: usize,
 }
 
 /// What a training run reached.
@@ -117,8 +119,9 @@ pub struct Session {
     pub parameters: usize,
     /// Where it trains.
     pub backend: Backend,
+    /// The devices it trains on: the first holds the model, the optimiser and validation.
+    pub devices: Vec<Device>,
     model: TrainingModel,
-    device: Device,
     _lock: RunLock,
 }
 
@@ -158,7 +161,8 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
     if prepared.valid.is_empty() {
         bail!("no validation pairs: raise `data.split.valid_fraction` or give a larger corpus");
     }
-    let device = options.backend.training_device()?;
+    let devices = options.backend.training_devices(options.devices)?;
+    let device = devices[0].clone();
     device.seed(config.training.seed);
     let model_config = config.transformer(
         prepared.vocabularies.source.vocab_size(),
@@ -186,8 +190,8 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
         data: prepared,
         parameters: model.num_params(),
         backend: options.backend,
+        devices,
         model,
-        device,
         _lock: lock,
     })
 }
@@ -238,20 +242,24 @@ impl Session {
         let training = &self.config.training;
         let max_tokens = self.config.data.max_tokens;
         let done = self.start.done();
+        let device = &self.devices[0];
+        let length_multiple = if self.backend.on_gpu() { 8 } else { 1 };
         let train_loader = EpochLoader::training(
             std::mem::take(&mut self.data.train),
             max_tokens,
             training.seed,
             done + 1,
-            &self.device,
-        );
+            device,
+        )
+        .with_length_multiple(length_multiple);
         let valid_loader = EpochLoader::validation(
             std::mem::take(&mut self.data.valid),
             max_tokens,
             training.seed,
             training.bleu_sample,
-            &self.device,
-        );
+            device,
+        )
+        .with_length_multiple(length_multiple);
         let resumed = (done > 0).then_some(done);
         let bleu = ValidationBleu::new(Arc::new(self.data.vocabularies.target.clone()));
         let mut supervised = SupervisedTraining::new(
@@ -260,6 +268,7 @@ impl Session {
             Arc::new(valid_loader),
         )
         .num_epochs(training.epochs)
+        .with_training_strategy(learner::execution(&self.devices).into())
         .with_interrupter(interrupter.clone())
         .renderer(learner::renderer(&self.run, interrupter, resumed)?);
         supervised = learner::with_metrics(supervised, interrupter, failure);

@@ -28,8 +28,8 @@ struct Values {
 /// The longest silence between two progress lines, for slow backends and long epochs.
 const QUIET: Duration = Duration::from_secs(60);
 
-/// Writes one line per tenth of each split (and at least one a minute) and one per finished
-/// split, to every sink.
+/// Writes one line after the first batch of each split, one per tenth of it (and at least one
+/// a minute), and one when it is over, to every sink.
 pub struct PlainRenderer {
     sinks: Vec<Box<dyn Write + Send + Sync>>,
     metrics: Vec<(MetricId, String, Option<String>)>,
@@ -169,7 +169,8 @@ impl TrainingProgressLogger for PlainRenderer {
 
     fn update_split(&mut self, items_processed: usize) {
         let tenths = (10 * items_processed).checked_div(self.total).unwrap_or(10);
-        let due = tenths > self.tenths || self.last_line.elapsed() >= QUIET;
+        // The first batch too: the first sign that a run has started, and its speed.
+        let due = items_processed == 1 || tenths > self.tenths || self.last_line.elapsed() >= QUIET;
         if due && items_processed < self.total {
             self.tenths = tenths;
             let line = format!(

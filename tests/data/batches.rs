@@ -32,7 +32,7 @@ fn varied() -> Vec<EncodedPair> {
 
 #[test]
 fn a_batch_holds_bos_target_eos_and_padding_masks() {
-    let batch = TranslationBatcher.batch(
+    let batch = TranslationBatcher::default().batch(
         vec![vec![
             encoded(&[5, 6, 7], &[8, 9]),
             encoded(&[5], &[8, 9, 10, 11]),
@@ -128,6 +128,27 @@ fn the_padding_ratio_is_counted_by_hand() {
 }
 
 #[test]
+fn gpu_batches_round_lengths_up_to_a_multiple_of_8_with_masked_padding() {
+    let batch = TranslationBatcher { length_multiple: 8 }
+        .batch(vec![vec![encoded(&[5; 9], &[8, 9])]], &device());
+    // Source 9 ids → 16 positions; target 2 ids + <s> → 8.
+    assert_eq!(batch.src.dims(), [1, 16]);
+    assert_eq!(batch.tgt_in.dims(), [1, 8]);
+    assert_eq!(batch.labels.dims(), [1, 8]);
+    let ids = |t: Tensor<2, Int>| t.to_data().convert::<i64>();
+    assert_eq!(
+        ids(batch.labels),
+        TensorData::from([[8i64, 9, 3, 0, 0, 0, 0, 0]])
+    );
+    let mut src_mask = [true; 16];
+    src_mask[..9].fill(false);
+    assert_eq!(batch.masks.src.to_data(), TensorData::from([src_mask]));
+    let mut tgt_mask = [true; 8];
+    tgt_mask[..3].fill(false);
+    assert_eq!(batch.masks.tgt.to_data(), TensorData::from([tgt_mask]));
+}
+
+#[test]
 fn the_dataset_yields_whole_batches() {
     let pairs = varied();
     let dataset = bucketed_dataset(&pairs, 200, 3);
@@ -135,6 +156,6 @@ fn the_dataset_yields_whole_batches() {
     assert_eq!(dataset.len(), batches.len());
     let first = dataset.get(0).expect("a batch");
     assert_eq!(first.len(), batches[0].len());
-    let tensors = TranslationBatcher.batch(vec![first], &device());
+    let tensors = TranslationBatcher::default().batch(vec![first], &device());
     assert_eq!(tensors.src.dims()[0], batches[0].len());
 }

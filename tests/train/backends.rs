@@ -7,7 +7,7 @@ use super::common::*;
 #[test]
 fn every_compiled_backend_trains_a_few_steps() {
     let Setup { dir, data, config } = setup(200, 512);
-    for backend in Backend::compiled() {
+    for backend in Backend::runnable() {
         let run = dir.path().join(backend.name());
         let output = train(
             dir.path(),
@@ -18,6 +18,14 @@ fn every_compiled_backend_trains_a_few_steps() {
         );
         assert!(
             stdout(&output).contains(&format!("on {}", backend.name())),
+            "{}",
+            stdout(&output)
+        );
+        // The plain progress lines start with the first batch.
+        assert!(
+            stdout(&output)
+                .lines()
+                .any(|l| l.starts_with("epoch 1/1 · train") && l.contains(" % (1/")),
             "{}",
             stdout(&output)
         );

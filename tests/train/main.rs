@@ -6,6 +6,7 @@ mod attention;
 mod backends;
 mod common;
 mod curves;
+mod devices;
 mod evaluate;
 mod guards;
 mod learning;

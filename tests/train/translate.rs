@@ -171,17 +171,24 @@ fn bad_requests_are_one_error() {
 /// runs on every other compiled-in backend.
 #[test]
 fn every_backend_translates_the_run_and_the_cpu_ones_agree() {
-    use transformer_mt::backend::Backend;
+    use transformer_mt::backend::{Backend, Probe};
     let sentences = ["one hundred", "two thousand and six", "ninety-nine"];
     let mut cpu: Vec<(Backend, String)> = Vec::new();
-    for backend in Backend::compiled() {
+    for backend in Backend::runnable() {
         let mut args = vec!["--backend", backend.name(), "--beam", "1"];
         args.extend(sentences);
         let output = infer(&args, "");
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         let text = stdout(&output);
         assert_eq!(text.lines().count(), sentences.len(), "{backend}: {text}");
-        if backend != Backend::Wgpu {
+        if let Probe::Software(adapter) = backend.probe() {
+            assert!(
+                stderr(&output).contains(&format!("warning: wgpu runs on {adapter}")),
+                "{}",
+                stderr(&output)
+            );
+        }
+        if backend != Backend::Wgpu && !backend.on_gpu() {
             cpu.push((backend, text));
         }
     }
