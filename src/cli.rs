@@ -567,13 +567,17 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
 fn print_training(report: &TrainReport) {
     let per_epoch = report.elapsed.as_secs_f64() / report.epochs_run.max(1) as f64;
     let epochs = match report.epochs_run {
-        1 => "1 epoch".to_string(),
-        n => format!("{n} epochs"),
+        0 => None,
+        1 => Some("1 epoch".to_string()),
+        n => Some(format!("{n} epochs")),
     };
-    println!(
-        "trained {epochs} in {:.1} s ({per_epoch:.1} s per epoch, validation included)",
-        report.elapsed.as_secs_f64()
-    );
+    match epochs {
+        Some(epochs) => println!(
+            "trained {epochs} in {:.1} s ({per_epoch:.1} s per epoch, validation included)",
+            report.elapsed.as_secs_f64()
+        ),
+        None => println!("no epoch left to train: every epoch was checkpointed"),
+    }
     match &report.best {
         Some(best) => {
             let mut metrics = Vec::new();

@@ -144,7 +144,9 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
         _ => init,
     };
     let done = start.done();
-    if done >= config.training.epochs {
+    // A run killed after its last checkpoint and before its weights were exported has
+    // nothing left to train, only its export (see `Session::train`).
+    if done >= config.training.epochs && run.weights_path().exists() {
         bail!(
             "{} has already trained {done} epochs of the {} asked: raise --epochs to go on",
             run.path().display(),
@@ -200,6 +202,18 @@ impl Session {
     /// Trains the run to `training.epochs` (or an early stop, or the user's), then exports the
     /// best epoch's weights to `model.bpk`.
     pub fn train(mut self) -> anyhow::Result<TrainReport> {
+        let training = &self.config.training;
+        if self.start.done() >= training.epochs {
+            let best = export_best(&self.run, self.model, training.select_by)?;
+            return Ok(TrainReport {
+                epochs_run: 0,
+                elapsed: Duration::ZERO,
+                best,
+                stop: None,
+                selected_by: training.select_by,
+                run: self.run,
+            });
+        }
         let interrupter = Interrupter::new();
         let failure = Arc::new(Mutex::new(None));
         let supervised = self.supervised(&interrupter, &failure)?;

@@ -93,6 +93,102 @@ fn stopped_or_killed_and_resumed_runs_match_an_uninterrupted_one() {
     );
 }
 
+/// SIGKILLed at 10 moments drawn at random (seeded) within half the time a whole run takes —
+/// while it prepares its data, trains a step, validates, or writes a checkpoint or
+/// `model.bpk` — and resumed after each, a run ends with the loss curve of the run that was
+/// never stopped, and every checkpoint it keeps and its `model.bpk` load.
+#[test]
+fn killed_at_ten_random_moments_and_resumed_ends_as_if_never_stopped() {
+    use transformer_mt::data::random::SplitMix64;
+    let Setup { dir, data, config } = setup(1500, 512);
+    let epochs = EPOCHS.to_string();
+
+    let whole = dir.path().join("whole");
+    let started = Instant::now();
+    train(dir.path(), &config, &data, &whole, &["--epochs", &epochs]);
+    let span = started.elapsed().as_millis() as u64;
+    let reference = loss_curve(&whole, EPOCHS);
+
+    let run = dir.path().join("killed");
+    let fresh = train_args(&config, &data, &run, &["--epochs", &epochs]);
+    let resume = ["train", "--run", path(&run), "--resume"];
+    let mut rng = SplitMix64::new(18);
+    let mut kills = 0;
+    while kills < 10 {
+        let args: &[&str] = match run.join("config.json").exists() {
+            true => &resume,
+            false => &fresh,
+        };
+        let mut child = command(dir.path(), args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        // Within half a whole run: most moments fall before the next checkpoint, some after,
+        // so that the run moves on, slowly, through every part of an epoch.
+        let moment = Duration::from_millis(rng.next_u64() % (span / 2));
+        let deadline = Instant::now() + moment;
+        while Instant::now() < deadline && child.try_wait().expect("waitable").is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(status) = child.try_wait().expect("waitable") {
+            // Finished before its moment came: the run is complete.
+            let output = child.wait_with_output().expect("reaped");
+            assert!(status.success(), "{}", stderr(&output));
+            break;
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        kills += 1;
+    }
+    if !run.join("model.bpk").exists() {
+        let output = run_in(dir.path(), &resume);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert!(
+        kills >= 5,
+        "only {kills} kills landed: the run is too short to test"
+    );
+    assert_same_curve(&reference, &loss_curve(&run, EPOCHS), "killed and resumed");
+
+    // Killed after its last checkpoint, before exporting its weights: a resume exports them.
+    std::fs::remove_file(run.join("model.bpk")).expect("model.bpk removed");
+    let output = run_in(dir.path(), &resume);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("no epoch left to train"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(run.join("model.bpk").is_file());
+
+    // Every file is whole: the weights translate, and each kept checkpoint averages (loads).
+    let output = run_in(
+        dir.path(),
+        &["infer", "--run", path(&run), "--beam", "1", "one hundred"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    for epoch in 1..=EPOCHS {
+        if !run.join(format!("checkpoint/model-{epoch}.bpk")).exists() {
+            continue;
+        }
+        let output = dir.path().join(format!("epoch-{epoch}"));
+        let averaged = run_in(
+            dir.path(),
+            &[
+                "average",
+                "--run",
+                path(&run),
+                "--epochs",
+                &epoch.to_string(),
+                "--output",
+                path(&output),
+            ],
+        );
+        assert!(averaged.status.success(), "{}", stderr(&averaged));
+    }
+}
+
 #[test]
 fn a_resume_with_another_configuration_is_refused_naming_the_fields() {
     let Setup { dir, data, config } = setup(1500, 512);
