@@ -173,6 +173,7 @@ impl Backend {
             return Ok(backend);
         }
         let mut passed = Vec::new();
+        let mut software_wgpu = false;
         for backend in Self::compiled() {
             match backend.probe() {
                 Probe::Ready => {
@@ -185,6 +186,7 @@ impl Backend {
                     return Ok(backend);
                 }
                 Probe::Software(adapter) => {
+                    software_wgpu = true;
                     passed.push(format!(
                         "wgpu passed over: its only adapter is {adapter}, software on the CPU"
                     ));
@@ -193,7 +195,7 @@ impl Backend {
             }
         }
         // Nothing runs on what it was made for: wgpu on a software adapter still runs.
-        if Backend::Wgpu.is_compiled() && matches!(Backend::Wgpu.probe(), Probe::Software(_)) {
+        if software_wgpu {
             return Self::select(Backend::Wgpu.name(), notify);
         }
         match Self::compiled().first() {
