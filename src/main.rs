@@ -8,6 +8,14 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A file-size limit (`ulimit -f`, a quota) would kill the process with SIGXFSZ in the
+    // middle of a write; ignored, the write fails with EFBIG and is reported like a full
+    // disk, naming the file, after the temporary file is removed.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // Training allocates and frees the same large buffers (logits, gradients) every step;
     // glibc serves blocks above its mmap threshold with fresh mappings, so each step paid
     // for page faults again (12 % of a libtorch step in `perf`). Served from the heap, they

@@ -100,7 +100,14 @@ impl SubwordTokenizer {
             path: path.to_path_buf(),
             message,
         };
-        let inner = Tokenizer::from_file(path).map_err(|e| load_error(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| load_error(e.to_string()))?;
+        // `tokenizers` panics (an `expect`) on some malformed JSON inside its sections instead
+        // of returning the error; checked as JSON first, the file fails here, with the line.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)
+            .map_err(|e| load_error(format!("not JSON: {e}")))?;
+        let inner = text
+            .parse::<Tokenizer>()
+            .map_err(|e| load_error(e.to_string()))?;
         Self::checked(inner).map_err(load_error)
     }
 

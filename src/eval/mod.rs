@@ -16,6 +16,7 @@ use crate::backend::Backend;
 use crate::data::corpus::{Direction, ReadOptions, read_corpus};
 use crate::fs::write_atomic;
 use crate::run::RunDir;
+use crate::run::dir::lock_directory;
 use crate::translate::{SearchSettings, Translator};
 use sacrebleu::{CorpusScores, corpus_scores, format_json, format_text};
 
@@ -121,6 +122,7 @@ fn evaluate_run(
         .backend
         .ok_or_else(|| anyhow!("translating the test pairs needs a backend"))?;
     let translator = Translator::load(&run, backend)?;
+    let _lock = lock_directory(&run.path().join("eval"), "eval.lock", "evaluated")?;
     let sentences: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
     let sources = translator.encode(&sentences)?;
     if let Some(warning) = sources.warning(Some(0)) {

@@ -55,6 +55,10 @@ pub struct TransformerConfig {
     pub tie_embeddings: bool,
 }
 
+/// The most weight values a model may have: 2³¹, 8 GiB in f32. A model file asking for more
+/// is refused with an error instead of failing an allocation (an abort).
+pub const MAX_WEIGHT_VALUES: u128 = 1 << 31;
+
 /// A [`TransformerConfig`] whose values do not make a model.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("invalid model configuration: `{field}` {problem}")]
@@ -117,7 +121,53 @@ impl TransformerConfig {
                 ),
             );
         }
+        let values = self.weight_values();
+        if values > MAX_WEIGHT_VALUES {
+            let values = match values {
+                u128::MAX => "more than 10³⁸".to_string(),
+                values => format!("about {values}"),
+            };
+            return error(
+                "d_model",
+                format!(
+                    "with d_ff, the layers, the vocabularies and max_len makes a model of {values} \
+                     weights, over the 2³¹ (8 GiB of f32) it may have"
+                ),
+            );
+        }
         Ok(())
+    }
+
+    /// The number of values in the weight matrices and the positional table, the parameter
+    /// count up to biases and norms; saturating, so that absurd sizes compare as large
+    /// instead of overflowing.
+    pub fn weight_values(&self) -> u128 {
+        let [d_model, d_ff, encoder, decoder, src, tgt, max_len] = [
+            self.d_model,
+            self.d_ff,
+            self.n_encoder_layers,
+            self.n_decoder_layers,
+            self.src_vocab_size,
+            self.tgt_vocab_size,
+            self.max_len,
+        ]
+        .map(|size| size as u128);
+        let mul = |a: u128, b: u128| a.saturating_mul(b);
+        // Per layer: W_Q, W_K, W_V, W_O (4·d_model²) per attention, and W_1, W_2 of the FFN.
+        let attention = mul(4, mul(d_model, d_model));
+        let ffn = mul(2, mul(d_model, d_ff));
+        let vocabularies = if self.tie_embeddings {
+            src
+        } else {
+            src.saturating_add(mul(2, tgt))
+        };
+        [
+            mul(encoder, attention.saturating_add(ffn)),
+            mul(decoder, mul(2, attention).saturating_add(ffn)),
+            mul(vocabularies.saturating_add(max_len), d_model),
+        ]
+        .into_iter()
+        .fold(0, u128::saturating_add)
     }
 
     /// Validates the configuration and builds the model on `device`.

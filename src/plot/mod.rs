@@ -27,6 +27,7 @@ use crate::fs::write_atomic;
 use crate::model::positional_encoding::sinusoid_table;
 use crate::model::{AttentionWeights, PaddingMasks};
 use crate::run::RunDir;
+use crate::run::dir::lock_directory;
 use crate::translate::{SearchSettings, Translator};
 use heatmap::{Figure, Geometry, Palette, Panel};
 
@@ -154,8 +155,7 @@ pub fn attention(
         .output
         .clone()
         .unwrap_or_else(|| run.path().join("attention"));
-    std::fs::create_dir_all(&output)
-        .with_context(|| format!("{}: cannot create the directory", output.display()))?;
+    let _lock = lock_directory(&output, "attention.lock", "drawn into")?;
     let mut written = Vec::new();
     let mut translation = None;
     if options.positional {

@@ -8,6 +8,7 @@
 //! | `test.tsv` | the held-out test pairs, for `eval` |
 //! | `train.log`, `experiment.log` | the progress lines; Burn's own log |
 //! | `train.lock` | locked by the one process training the run; holds its process id |
+//! | `eval/`, `eval/eval.lock` | what `eval` translated and scored; locked while it runs |
 //! | `checkpoint/{model,optim,scheduler}-N.bpk` | the last epochs and the best, to resume |
 //! | `train/epoch-N/`, `valid/epoch-N/` | every metric of every batch, one file each |
 
@@ -44,10 +45,53 @@ pub enum RunState {
     Trained,
 }
 
-/// The writer lock of a run, held while it lives; see [`RunDir::lock`].
+/// A lock of a run (or of an output directory), held while it lives; see [`lock_directory`].
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
+}
+
+/// Takes the lock file `name` of `dir` (created, with `dir`, when missing) for as long as the
+/// returned value lives, so that one process at a time does what `doing` names ("trained",
+/// "evaluated") there. The lock is the kernel's (`flock`), so it goes with the process however
+/// it ends, `SIGKILL` included; a second process is refused at once, naming the one that
+/// holds it.
+pub fn lock_directory(dir: &Path, name: &str, doing: &str) -> anyhow::Result<RunLock> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create the directory", dir.display()))?;
+    let path = dir.join(name);
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("{}: cannot open", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim().parse::<u32>() {
+                Ok(pid) => format!("process {pid}"),
+                Err(_) => "another process".to_string(),
+            };
+            bail!(
+                "{} is being {doing} by {holder} (it holds {}): one process at a time",
+                dir.display(),
+                path.display()
+            );
+        }
+        Err(TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("{}: cannot lock", path.display()));
+        }
+    }
+    let pid = std::process::id();
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{pid}"))
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(RunLock { _file: file })
 }
 
 /// A run directory.
@@ -157,45 +201,10 @@ impl RunDir {
     }
 
     /// Takes the run's writer lock, `train.lock`, for as long as the returned value lives:
-    /// one process at a time trains a run. The lock is the kernel's (`flock`), so it goes
-    /// with the process however it ends, `SIGKILL` included; a second writer is refused at
-    /// once, naming the process that holds it.
+    /// one process at a time trains a run. A second writer is refused at once, naming the
+    /// process that holds it (see [`lock_directory`]).
     pub fn lock(&self) -> anyhow::Result<RunLock> {
-        std::fs::create_dir_all(&self.path)
-            .with_context(|| format!("{}: cannot create the run directory", self.path.display()))?;
-        let path = self.path.join("train.lock");
-        let mut file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("{}: cannot open", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = match holder.trim().parse::<u32>() {
-                    Ok(pid) => format!("process {pid}"),
-                    Err(_) => "another process".to_string(),
-                };
-                bail!(
-                    "{} is being trained by {holder} (it holds {}): one process at a time trains a run",
-                    self.path.display(),
-                    path.display()
-                );
-            }
-            Err(TryLockError::Error(error)) => {
-                return Err(error).with_context(|| format!("{}: cannot lock", path.display()));
-            }
-        }
-        let pid = std::process::id();
-        file.set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| writeln!(file, "{pid}"))
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        Ok(RunLock { _file: file })
+        lock_directory(&self.path, "train.lock", "trained")
     }
 
     /// The epochs whose three checkpoint records (model, optimiser, scheduler) all exist,

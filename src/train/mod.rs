@@ -227,13 +227,16 @@ impl Session {
         let LearningResult { error, .. } = supervised.launch(learner);
         let elapsed = clock.elapsed();
 
-        let best = export_best(&self.run, self.model, training.select_by)?;
+        let exported = export_best(&self.run, self.model, training.select_by);
         if let Some(message) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            return Err(diverged(&self.run, &message, best.as_ref()));
+            return Err(diverged(&self.run, &message, exported?.as_ref()));
         }
+        // The learner's error first: a write that failed a checkpoint (a full disk) fails the
+        // export after it too, and the export's error would hide where it began.
         if let Some(error) = error {
             bail!("training failed: {error}");
         }
+        let best = exported?;
         let finished = self.run.logged_epochs().len();
         Ok(TrainReport {
             epochs_run: finished.saturating_sub(self.start.done()),

@@ -51,6 +51,20 @@ fn invalid_configurations_name_their_field() {
         "tie_embeddings"
     );
 
+    // d_model = d_ff = 2¹⁵: the two encoder layers alone hold 2 × 6 × 2³⁰ weights, over 2³¹;
+    // refused before any allocation, as are sizes whose products overflow.
+    let huge = valid.clone().with_d_model(32_768).with_d_ff(32_768);
+    assert_eq!(field_of(huge.validate()), "d_model");
+    let absurd = valid.clone().with_d_model(1 << 62).with_n_heads(1);
+    assert_eq!(field_of(absurd.validate()), "d_model");
+    // The base model of the paper (6 + 6 layers, 37 k shared vocabulary) is far below.
+    assert_eq!(
+        TransformerConfig::new(37_000, 37_000)
+            .with_max_len(512)
+            .validate(),
+        Ok(())
+    );
+
     let error = valid.with_n_heads(3).init(&device()).expect_err("invalid");
     assert_eq!(
         error.to_string(),

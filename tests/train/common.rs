@@ -185,3 +185,18 @@ pub fn loss_curve(run: &Path, epochs: usize) -> Vec<(f64, f64)> {
         })
         .collect()
 }
+
+/// A copy of the model files of `run` (configurations, tokenizer, weights, test pairs) in a
+/// new run directory `to`, so that what a test writes beside a model is its alone.
+pub fn copy_model(run: &Path, to: &Path) {
+    std::fs::create_dir(to).expect("a new directory");
+    for name in [
+        "config.json",
+        "model.json",
+        "model.bpk",
+        "tokenizer.json",
+        "test.tsv",
+    ] {
+        std::fs::copy(run.join(name), to.join(name)).expect("a copyable run file");
+    }
+}

@@ -1,6 +1,6 @@
 //! Tests of training, and of translating with what it trained: what it learns, its output,
-//! checkpoints and resume, guards, backends, inputs and outputs of `infer`, scores of
-//! `eval`, pictures of `attention`.
+//! checkpoints and resume, a disk that fills up, readers beside a writer, guards, backends,
+//! inputs and outputs of `infer`, scores of `eval`, pictures of `attention`.
 
 mod attention;
 mod backends;
@@ -8,9 +8,12 @@ mod common;
 mod curves;
 mod devices;
 mod evaluate;
+#[cfg(unix)]
+mod full_disk;
 mod guards;
 mod learning;
 mod models;
+mod readers;
 mod resume;
 #[path = "../shared/mod.rs"]
 mod shared;

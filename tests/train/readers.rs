@@ -1,0 +1,106 @@
+//! Readers beside a writer: `infer`, `eval`, `attention` and `average` on a run that is
+//! training are not blocked by its lock, and always find whole files — the last complete
+//! `model.bpk` and complete checkpoints — because every file of a run is written to a
+//! temporary file and renamed into place. What `eval` and `attention` write has a lock of
+//! its own: one process at a time writes it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use transformer_mt::run::dir::lock_directory;
+
+use crate::common::{
+    Setup, command, copy_model, path, run_in, setup, stderr, train, train_args, trained_numbers,
+};
+
+/// The arguments of `eval` of `run`'s test pairs and of `attention` into `pictures`.
+fn eval_and_attention<'a>(run: &'a Path, pictures: &'a Path) -> [Vec<&'a str>; 2] {
+    [
+        vec!["eval", "--run", path(run), "--beam", "1"],
+        vec![
+            "attention",
+            "--run",
+            path(run),
+            "--output",
+            path(pictures),
+            "seven",
+        ],
+    ]
+}
+
+#[test]
+fn infer_eval_attention_and_average_read_a_run_while_it_trains() {
+    let Setup { dir, data, config } = setup(1500, 512);
+    let run = dir.path().join("run");
+    train(dir.path(), &config, &data, &run, &["--epochs", "1"]);
+    let mut writer = command(
+        dir.path(),
+        &train_args(&config, &data, &run, &["--epochs", "6", "--resume"]),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("the binary starts");
+
+    let pictures = dir.path().join("pictures");
+    let [eval, attention] = eval_and_attention(&run, &pictures);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut rounds = 0;
+    while writer.try_wait().expect("waitable").is_none() {
+        assert!(Instant::now() < deadline, "training ran over 10 minutes");
+        let averaged = dir.path().join(format!("average-{rounds}"));
+        let readers: [Vec<&str>; 4] = [
+            vec!["infer", "--run", path(&run), "seven"],
+            eval.clone(),
+            attention.clone(),
+            vec![
+                "average",
+                "--run",
+                path(&run),
+                "--last",
+                "1",
+                "--output",
+                path(&averaged),
+            ],
+        ];
+        for args in &readers {
+            let output = run_in(dir.path(), args);
+            assert!(
+                output.status.success(),
+                "{} while training, round {rounds}: {}",
+                args[0],
+                stderr(&output)
+            );
+        }
+        rounds += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(writer.wait().expect("reaped").success(), "training failed");
+    assert!(
+        rounds >= 2,
+        "only {rounds} rounds of reading while it trained"
+    );
+    let after = run_in(dir.path(), &["infer", "--run", path(&run), "seven"]);
+    assert!(after.status.success(), "{}", stderr(&after));
+}
+
+#[test]
+fn a_second_eval_or_attention_into_the_same_place_is_refused_naming_the_process() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = dir.path().join("run");
+    copy_model(&trained_numbers().run, &run);
+    let pictures = dir.path().join("pictures");
+    // This test process holds the locks, as a running `eval` and `attention` would.
+    let _eval =
+        lock_directory(&run.join("eval"), "eval.lock", "evaluated").expect("the eval lock is free");
+    let _attention =
+        lock_directory(&pictures, "attention.lock", "drawn into").expect("a new directory");
+    let pid = std::process::id();
+    let [eval, attention] = eval_and_attention(&run, &pictures);
+    for (args, doing) in [(eval, "evaluated"), (attention, "drawn into")] {
+        let output = run_in(dir.path(), &args);
+        assert!(!output.status.success(), "{} ran beside another", args[0]);
+        let expected = format!("is being {doing} by process {pid}");
+        assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+    }
+}
