@@ -101,9 +101,10 @@ impl SubwordTokenizer {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| load_error(e.to_string()))?;
-        // `tokenizers` panics (an `expect`) on some malformed JSON inside its sections instead
-        // of returning the error; checked as JSON first, the file fails here, with the line.
-        serde_json::from_str::<serde::de::IgnoredAny>(&text)
+        // `tokenizers` panics (an `expect` on its decoder section) where JSON does not parse,
+        // a syntax error or a number out of range, instead of returning the error; parsed as
+        // JSON values first, such a file fails here, naming the line.
+        serde_json::from_str::<serde_json::Value>(&text)
             .map_err(|e| load_error(format!("not JSON: {e}")))?;
         let inner = text
             .parse::<Tokenizer>()

@@ -68,3 +68,34 @@ fn a_saved_tokenizer_loads_and_encodes_the_same() {
         "{error}"
     );
 }
+
+/// Found by the fuzz target `tokenizer`: `tokenizers` panicked (an `expect` in its decoder's
+/// deserialisation) on a stray number inside the `decoder` section, and on a number out of
+/// range in the vocabulary, where it should have returned an error; such a file is now
+/// refused naming it and the line.
+#[test]
+fn a_tokenizer_file_broken_inside_a_section_is_refused_not_a_panic() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("tokenizer.json");
+    trained().save(&path).expect("saves");
+    let text = std::fs::read_to_string(&path).expect("saved");
+    let decoder = text.find("\"decoder\"").expect("a decoder section");
+    let flag = decoder + text[decoder..].find("false,").expect("a flag") + "false,".len();
+    let stray = format!("{}4294967296{}", &text[..flag], &text[flag..]);
+    let vocab = text.find("\"vocab\"").expect("a vocabulary");
+    let id = vocab + text[vocab..].find(": 4,").expect("id 4") + 2;
+    let out_of_range = format!("{}5e1122{}", &text[..id], &text[id + 1..]);
+    for broken in [stray, out_of_range] {
+        std::fs::write(&path, broken).expect("writable");
+        let error = SubwordTokenizer::load(&path).expect_err("broken JSON");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "{}: not a usable tokenizer: not JSON",
+                path.display()
+            )),
+            "{message}"
+        );
+        assert!(message.contains("line"), "{message}");
+    }
+}
