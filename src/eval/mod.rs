@@ -122,7 +122,17 @@ fn evaluate_run(
         .backend
         .ok_or_else(|| anyhow!("translating the test pairs needs a backend"))?;
     let translator = Translator::load(&run, backend)?;
-    let _lock = lock_directory(&run.path().join("eval"), "eval.lock", "evaluated")?;
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "test".to_string());
+    // One process at a time writes the files of one test set; other sets, and the training
+    // of the run, go on beside it.
+    let _lock = lock_directory(
+        &run.path().join("eval"),
+        &format!("{stem}.lock"),
+        &format!("evaluated on {}", file.display()),
+    )?;
     let sentences: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
     let sources = translator.encode(&sentences)?;
     if let Some(warning) = sources.warning(Some(0)) {
@@ -135,10 +145,6 @@ fn evaluate_run(
         .map(|mut t| t.swap_remove(0).text)
         .collect();
     let references: Vec<String> = pairs.iter().map(|p| p.target.clone()).collect();
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "test".to_string());
     let written = write_side_by_side(
         &run.path().join("eval").join(&stem),
         [

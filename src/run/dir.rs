@@ -8,7 +8,7 @@
 //! | `test.tsv` | the held-out test pairs, for `eval` |
 //! | `train.log`, `experiment.log` | the progress lines; Burn's own log |
 //! | `train.lock` | locked by the one process training the run; holds its process id |
-//! | `eval/`, `eval/eval.lock` | what `eval` translated and scored; locked while it runs |
+//! | `eval/STEM.{src,ref,hyp}`, `eval/STEM.lock` | what `eval` translated and scored, by test file; locked while it runs |
 //! | `checkpoint/{model,optim,scheduler}-N.bpk` | the last epochs and the best, to resume |
 //! | `train/epoch-N/`, `valid/epoch-N/` | every metric of every batch, one file each |
 

@@ -2,7 +2,7 @@
 //! training are not blocked by its lock, and always find whole files — the last complete
 //! `model.bpk` and complete checkpoints — because every file of a run is written to a
 //! temporary file and renamed into place. What `eval` and `attention` write has a lock of
-//! its own: one process at a time writes it.
+//! its own, per test file and per pictures directory: one process at a time writes it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -92,12 +92,14 @@ fn a_second_eval_or_attention_into_the_same_place_is_refused_naming_the_process(
     let pictures = dir.path().join("pictures");
     // This test process holds the locks, as a running `eval` and `attention` would.
     let _eval =
-        lock_directory(&run.join("eval"), "eval.lock", "evaluated").expect("the eval lock is free");
+        lock_directory(&run.join("eval"), "test.lock", "evaluated").expect("the eval lock is free");
     let _attention =
         lock_directory(&pictures, "attention.lock", "drawn into").expect("a new directory");
     let pid = std::process::id();
     let [eval, attention] = eval_and_attention(&run, &pictures);
-    for (args, doing) in [(eval, "evaluated"), (attention, "drawn into")] {
+    let test = run.join("test.tsv");
+    let evaluated = format!("evaluated on {}", test.display());
+    for (args, doing) in [(eval, evaluated.as_str()), (attention, "drawn into")] {
         let output = run_in(dir.path(), &args);
         assert!(!output.status.success(), "{} ran beside another", args[0]);
         let expected = format!("is being {doing} by process {pid}");
