@@ -103,12 +103,12 @@ impl SubwordTokenizer {
         let text = std::fs::read_to_string(path).map_err(|e| load_error(e.to_string()))?;
         // `tokenizers` panics (an `expect` on its decoder section) where JSON does not parse,
         // a syntax error or a number out of range, instead of returning the error; parsed as
-        // JSON values first, such a file fails here, naming the line.
-        serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| load_error(format!("not JSON: {e}")))?;
-        let inner = text
-            .parse::<Tokenizer>()
-            .map_err(|e| load_error(e.to_string()))?;
+        // JSON values first, such a file fails here, naming the line, and the tokenizer is
+        // read from those values.
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| load_error(format!("not JSON: {e}")))?;
+        let inner: Tokenizer =
+            serde_json::from_value(json).map_err(|e| load_error(e.to_string()))?;
         Self::checked(inner).map_err(load_error)
     }
 

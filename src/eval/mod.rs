@@ -128,8 +128,9 @@ fn evaluate_run(
         .unwrap_or_else(|| "test".to_string());
     // One process at a time writes the files of one test set; other sets, and the training
     // of the run, go on beside it.
+    let eval_dir = run.path().join("eval");
     let _lock = lock_directory(
-        &run.path().join("eval"),
+        &eval_dir,
         &format!("{stem}.lock"),
         &format!("evaluated on {}", file.display()),
     )?;
@@ -146,7 +147,7 @@ fn evaluate_run(
         .collect();
     let references: Vec<String> = pairs.iter().map(|p| p.target.clone()).collect();
     let written = write_side_by_side(
-        &run.path().join("eval").join(&stem),
+        &eval_dir.join(&stem),
         [
             sentences,
             references.iter().map(String::as_str).collect(),
@@ -157,7 +158,7 @@ fn evaluate_run(
         "translated {} sentences of {}; wrote {}.{{src,ref,hyp}} (`sacrebleu {} -i {} -m bleu chrf` scores them too)",
         pairs.len(),
         file.display(),
-        run.path().join("eval").join(&stem).display(),
+        eval_dir.join(&stem).display(),
         written[1].display(),
         written[2].display()
     ));
