@@ -19,11 +19,15 @@ fn main() -> ExitCode {
     // Training allocates and frees the same large buffers (logits, gradients) every step;
     // glibc serves blocks above its mmap threshold with fresh mappings, so each step paid
     // for page faults again (12 % of a libtorch step in `perf`). Served from the heap, they
-    // are reused: 5-8 % faster steps, about 150 MiB more peak memory (BENCHMARKS.md).
+    // are reused: 5-8 % faster steps, about 150 MiB more peak memory (BENCHMARKS.md). Fixing
+    // that threshold also fixes the heap's trim threshold at its 128 KiB default, so every
+    // free of a large block at the heap's top gave the pages back and the next step faulted
+    // them in again: kept, decoding a test set is 13-20 % faster (BENCHMARKS.md).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: a malloc setting changed before any allocation of note, on one thread.
+    // SAFETY: malloc settings changed before any allocation of note, on one thread.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
     transformer_mt::backend::pin_default_device();
     transformer_mt::backend::quiet_vulkan_layer();

@@ -4,14 +4,11 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
 
-use super::mask::AttentionMask;
-
-/// The score given to a blocked (query, key) pair before the softmax. Finite, so that a row
-/// with every key blocked gives no `inf - inf = NaN`; low enough that `exp` of it, relative
-/// to any real score, is exactly 0 in `f32`.
-const BLOCKED_SCORE: f32 = -1.0e9;
+use super::mask::{AttentionMask, BLOCKED_SCORE};
 
 /// What [`scaled_dot_product_attention`] returns.
 #[derive(Clone, Debug)]
@@ -52,6 +49,30 @@ pub fn scaled_dot_product_attention(
     };
     let context = dropout.forward(weights.clone()).matmul(value);
     AttentionOutput { context, weights }
+}
+
+/// The context of [`scaled_dot_product_attention`] alone, for decoding: no dropout, no
+/// weights returned, so Burn's fused attention (`burn::tensor::module::attention`) may
+/// compute it without materialising the weights (flex: one tiled CPU kernel; backends without
+/// a kernel of their own run the same formula as separate operations). Every query must see
+/// at least one key.
+///
+/// The blocked pairs enter as the mask's additive [`AttentionMask::bias`], the scores the
+/// reference gives them, so that both agree to rounding on every backend.
+pub fn fused_attention(
+    query: Tensor<4>,
+    key: Tensor<4>,
+    value: Tensor<4>,
+    mask: Option<&AttentionMask>,
+) -> Tensor<4> {
+    attention(
+        query,
+        key,
+        value,
+        None,
+        mask.map(AttentionMask::bias),
+        AttentionModuleOptions::default(),
+    )
 }
 
 /// Configuration of [`MultiHeadAttention`].
@@ -122,6 +143,23 @@ impl KeyValue {
         }
     }
 
+    /// The same keys and values stored in their own order, once: split into heads they are a
+    /// transposed view, which a fused attention kernel copies into order at every call, so a
+    /// cache read at every decoding step would be copied at every step. Burn has no explicit
+    /// `contiguous`: merging the batch and head dimensions, which the view cannot express,
+    /// makes every backend copy.
+    pub fn contiguous(self) -> KeyValue {
+        let order = |x: Tensor<4>| {
+            let [batch, heads, len, d_k] = x.dims();
+            x.reshape([batch * heads, len, d_k])
+                .reshape([batch, heads, len, d_k])
+        };
+        KeyValue {
+            key: order(self.key),
+            value: order(self.value),
+        }
+    }
+
     /// The batch rows `rows`, in that order (beam search reorders its hypotheses).
     pub fn select(self, rows: Tensor<1, Int>) -> KeyValue {
         KeyValue {
@@ -187,6 +225,25 @@ impl MultiHeadAttention {
             .swap_dims(1, 2)
             .reshape([batch, queries, d_model]);
         (self.output.forward(concat), heads.weights)
+    }
+
+    /// The context of [`attend`](Self::attend) alone, through [`fused_attention`]: for
+    /// decoding, where neither the weights nor dropout are wanted.
+    pub fn context(
+        &self,
+        query: Tensor<3>,
+        key_value: &KeyValue,
+        mask: Option<&AttentionMask>,
+    ) -> Tensor<3> {
+        let [batch, queries, d_model] = query.dims();
+        let context = fused_attention(
+            self.split_heads(self.query.forward(query)),
+            key_value.key.clone(),
+            key_value.value.clone(),
+            mask,
+        );
+        self.output
+            .forward(context.swap_dims(1, 2).reshape([batch, queries, d_model]))
     }
 
     /// `[batch, len, d_model]` → `[batch, heads, len, d_k]`.

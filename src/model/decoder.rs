@@ -88,10 +88,10 @@ impl DecoderLayer {
                 .forward(input.clone(), input.clone(), input, self_mask);
         let x = self.self_attn_norm.forward(x, context);
         let memory = self.cross_attn.key_value(memory.clone(), memory);
-        let (hidden, cross_attention) =
-            self.attend_memory_and_feed_forward(x, &memory, memory_mask);
+        let input = self.cross_attn_norm.sublayer_input(x.clone());
+        let (context, cross_attention) = self.cross_attn.attend(input, &memory, memory_mask);
         DecoderLayerOutput {
-            hidden,
+            hidden: self.feed_forward_sublayer(self.cross_attn_norm.forward(x, context)),
             self_attention,
             cross_attention,
         }
@@ -102,7 +102,10 @@ impl DecoderLayer {
     pub fn start(&self, memory: Tensor<3>) -> LayerCache {
         LayerCache {
             targets: None,
-            memory: self.cross_attn.key_value(memory.clone(), memory),
+            memory: self
+                .cross_attn
+                .key_value(memory.clone(), memory)
+                .contiguous(),
         }
     }
 
@@ -122,27 +125,20 @@ impl DecoderLayer {
             Some(earlier) => earlier.append(newest),
             None => newest,
         };
-        let (context, _) = self.self_attn.attend(input, &targets, None);
+        let context = self.self_attn.context(input, &targets, None);
         cache.targets = Some(targets);
         let x = self.self_attn_norm.forward(x, context);
-        self.attend_memory_and_feed_forward(x, &cache.memory, memory_mask)
-            .0
+        let input = self.cross_attn_norm.sublayer_input(x.clone());
+        let context = self.cross_attn.context(input, &cache.memory, memory_mask);
+        self.feed_forward_sublayer(self.cross_attn_norm.forward(x, context))
     }
 
-    /// The encoder–decoder attention and feed-forward sub-layers, each with its Add & Norm.
-    fn attend_memory_and_feed_forward(
-        &self,
-        x: Tensor<3>,
-        memory: &KeyValue,
-        memory_mask: Option<&AttentionMask>,
-    ) -> (Tensor<3>, Tensor<4>) {
-        let input = self.cross_attn_norm.sublayer_input(x.clone());
-        let (context, cross_attention) = self.cross_attn.attend(input, memory, memory_mask);
-        let x = self.cross_attn_norm.forward(x, context);
+    /// The feed-forward sub-layer with its Add & Norm.
+    fn feed_forward_sublayer(&self, x: Tensor<3>) -> Tensor<3> {
         let hidden = self
             .feed_forward
             .forward(self.feed_forward_norm.sublayer_input(x.clone()));
-        (self.feed_forward_norm.forward(x, hidden), cross_attention)
+        self.feed_forward_norm.forward(x, hidden)
     }
 }
 

@@ -5,37 +5,41 @@
 //! - **causality**: in the decoder, position `t` may only see positions `0..=t`, so that
 //!   training on a whole target sentence at once cannot peek at the words it must predict.
 
+use std::sync::OnceLock;
+
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+/// The score given to a blocked (query, key) pair before the softmax. Finite, so that a row
+/// with every key blocked gives no `inf - inf = NaN`; low enough that `exp` of it, relative
+/// to any real score, is exactly 0 in `f32`.
+pub const BLOCKED_SCORE: f32 = -1.0e9;
 
 /// A boolean mask broadcastable to the attention scores `[batch, heads, queries, keys]`;
 /// `true` means *blocked*.
 #[derive(Clone, Debug)]
 pub struct AttentionMask {
     blocked: Tensor<4, Bool>,
+    /// [`bias`](Self::bias), made at its first use: a decoding search uses one mask at
+    /// every step and layer.
+    bias: OnceLock<Tensor<4>>,
 }
 
 impl AttentionMask {
     /// Blocks the keys that are padding: `padding` is `[batch, keys]`, `true` at `<pad>`.
     pub fn key_padding(padding: Tensor<2, Bool>) -> Self {
         let [batch, keys] = padding.dims();
-        Self {
-            blocked: padding.reshape([batch, 1, 1, keys]),
-        }
+        Self::new(padding.reshape([batch, 1, 1, keys]))
     }
 
     /// Blocks the (query, key) pairs marked in `mask`, `[batch, queries, keys]`.
     pub fn pairs(mask: Tensor<3, Bool>) -> Self {
         let [batch, queries, keys] = mask.dims();
-        Self {
-            blocked: mask.reshape([batch, 1, queries, keys]),
-        }
+        Self::new(mask.reshape([batch, 1, queries, keys]))
     }
 
     /// The decoder's causal mask over `len` positions (see [`causal_mask`]).
     pub fn causal(len: usize, device: &Device) -> Self {
-        Self {
-            blocked: causal_mask(len, device).reshape([1, 1, len, len]),
-        }
+        Self::new(causal_mask(len, device).reshape([1, 1, len, len]))
     }
 
     /// Blocks a pair when either mask blocks it.
@@ -43,17 +47,34 @@ impl AttentionMask {
         let [b1, h1, q1, k1] = self.blocked.dims();
         let [b2, h2, q2, k2] = other.blocked.dims();
         let shape = [b1.max(b2), h1.max(h2), q1.max(q2), k1.max(k2)];
-        Self {
-            blocked: self
-                .blocked
+        Self::new(
+            self.blocked
                 .expand(shape)
                 .bool_or(other.blocked.expand(shape)),
+        )
+    }
+
+    fn new(blocked: Tensor<4, Bool>) -> Self {
+        Self {
+            blocked,
+            bias: OnceLock::new(),
         }
     }
 
     /// The mask as a tensor of rank 4, broadcastable to `[batch, heads, queries, keys]`.
     pub fn blocked(&self) -> Tensor<4, Bool> {
         self.blocked.clone()
+    }
+
+    /// The mask as scores to add before the softmax, of the shape of
+    /// [`blocked`](Self::blocked): 0 where a pair may attend, [`BLOCKED_SCORE`] where not.
+    pub fn bias(&self) -> Tensor<4> {
+        self.bias
+            .get_or_init(|| {
+                Tensor::<4>::zeros(self.blocked.dims(), &self.blocked.device())
+                    .mask_fill(self.blocked.clone(), BLOCKED_SCORE)
+            })
+            .clone()
     }
 }
 

@@ -28,6 +28,8 @@ pub mod mask;
 pub mod positional_encoding;
 pub mod transformer;
 
-pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig, scaled_dot_product_attention};
+pub use attention::{
+    MultiHeadAttention, MultiHeadAttentionConfig, fused_attention, scaled_dot_product_attention,
+};
 pub use mask::{AttentionMask, PaddingMasks};
 pub use transformer::{AttentionWeights, ConfigError, Transformer, TransformerConfig};

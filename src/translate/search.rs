@@ -59,6 +59,8 @@ struct SearchState<'a> {
     cache: Option<DecoderCache>,
     /// Every row's tokens so far, `<s>` first, for [`Decoding::Recompute`].
     prefixes: Vec<Vec<u32>>,
+    /// [`excluded_tokens`] `[1, vocab]` without and with `</s>` allowed, made at first use.
+    excluded: [Option<Tensor<2>>; 2],
 }
 
 impl<'a> SearchState<'a> {
@@ -85,11 +87,14 @@ impl<'a> SearchState<'a> {
             memory_mask: masks.src_attention(),
             src_padding: masks.src,
             prefixes: vec![Vec::new(); batch * copies],
+            excluded: [None, None],
         }
     }
 
-    /// Log-probabilities `[rows, vocab]` of the next token after `tokens`, one per row.
-    fn step(&mut self, tokens: &[u32]) -> Vec<Vec<f32>> {
+    /// Log-probabilities `[rows, vocab]` of the next token after `tokens`, one row per
+    /// token, on the device; the tokens a translation never contains (padding, a second
+    /// `<s>`, and `</s>` unless `may_end`) at −∞.
+    fn log_probs(&mut self, tokens: &[u32], may_end: bool) -> Tensor<2> {
         let device = self.memory.device();
         let logits = match &mut self.cache {
             Some(cache) => self
@@ -122,26 +127,18 @@ impl<'a> SearchState<'a> {
                     .reshape([rows, vocab])
             }
         };
-        let [rows, vocab] = logits.dims();
-        let values = log_softmax(logits, 1)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 log-probabilities");
-        (0..rows)
-            .map(|r| {
-                let mut row = values[r * vocab..(r + 1) * vocab].to_vec();
-                // A translation never contains padding or a second start.
-                for special in [PAD_ID, BOS_ID] {
-                    row[special as usize] = f32::NEG_INFINITY;
-                }
-                row
-            })
-            .collect()
+        let [_, vocab] = logits.dims();
+        let excluded = self.excluded[usize::from(may_end)]
+            .get_or_insert_with(|| excluded_tokens(vocab, may_end, &device))
+            .clone();
+        log_softmax(logits, 1) + excluded
     }
 
     /// Keeps the rows `rows` of the batch, in that order.
     fn reorder(&mut self, rows: &[usize]) {
+        if rows.iter().enumerate().all(|(i, &row)| i == row) {
+            return;
+        }
         match &mut self.cache {
             Some(cache) => {
                 let indices: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
@@ -150,6 +147,29 @@ impl<'a> SearchState<'a> {
             None => self.prefixes = rows.iter().map(|&r| self.prefixes[r].clone()).collect(),
         }
     }
+}
+
+/// `[1, vocab]`: 0 for every token, −∞ for those no translation contains: padding and `<s>`,
+/// and `</s>` unless `may_end`. Added to the log-probabilities, it takes them out of every
+/// choice on the device.
+fn excluded_tokens(vocab: usize, may_end: bool, device: &burn::tensor::Device) -> Tensor<2> {
+    let mut values = vec![0.0f32; vocab];
+    for token in [PAD_ID, BOS_ID] {
+        values[token as usize] = f32::NEG_INFINITY;
+    }
+    if !may_end {
+        values[EOS_ID as usize] = f32::NEG_INFINITY;
+    }
+    Tensor::from_data(TensorData::new(values, [1, vocab]), device)
+}
+
+/// The values of a tensor as `f32`s, on the host.
+fn host_f32<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 values")
 }
 
 /// `values` as a `[len]` tensor of ids.
@@ -175,9 +195,18 @@ pub fn greedy(
     let mut finished = vec![false; batch];
     let mut next = vec![BOS_ID; batch];
     for step in 0..max_tokens {
-        let log_probs = decoder.step(&next);
-        for (row, log_probs) in log_probs.iter().enumerate() {
-            let (token, log_prob) = best(log_probs, step >= min_tokens);
+        // The choice is made on the device: only each row's token and its log-probability
+        // come back, not the `[rows, vocab]` distribution.
+        let (log_probs, tokens) = decoder
+            .log_probs(&next, step >= min_tokens)
+            .max_dim_with_indices(1);
+        let tokens = tokens
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("token ids");
+        for (row, (&token, log_prob)) in tokens.iter().zip(host_f32(log_probs)).enumerate() {
+            let token = token as u32;
             next[row] = token;
             if finished[row] {
                 continue;
@@ -198,17 +227,6 @@ pub fn greedy(
         hypothesis.score = hypothesis.log_prob;
     }
     hypotheses
-}
-
-/// The token of highest log-probability and that log-probability; `</s>` only if `may_end`.
-fn best(log_probs: &[f32], may_end: bool) -> (u32, f32) {
-    let (token, &log_prob) = log_probs
-        .iter()
-        .enumerate()
-        .filter(|&(token, _)| may_end || token != EOS_ID as usize)
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .expect("a non-empty vocabulary");
-    (token as u32, log_prob)
 }
 
 /// The settings of [`beam_search`].
@@ -248,14 +266,16 @@ pub fn beam_search(
     let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
     let mut next = vec![BOS_ID; batch * k];
     for _ in 0..options.max_tokens {
-        let log_probs = decoder.step(&next);
+        let log_probs = host_f32(decoder.log_probs(&next, true));
+        let vocab = log_probs.len() / (batch * k);
         let mut rows = Vec::with_capacity(batch * k);
         let mut extended: Vec<Option<Hypothesis>> = Vec::with_capacity(batch * k);
         for (sentence, done) in finished.iter_mut().enumerate() {
             let first = sentence * k;
             let beam = Beam {
                 alive: &alive[first..first + k],
-                log_probs: &log_probs[first..first + k],
+                log_probs: &log_probs[first * vocab..(first + k) * vocab],
+                vocab,
                 first,
                 alpha: options.alpha,
             };
@@ -303,7 +323,9 @@ pub fn beam_search(
 /// log-probabilities.
 struct Beam<'a> {
     alive: &'a [Option<Hypothesis>],
-    log_probs: &'a [Vec<f32>],
+    /// `[K, vocab]`, row after row.
+    log_probs: &'a [f32],
+    vocab: usize,
     /// The batch row of the beam's first hypothesis.
     first: usize,
     alpha: f64,
@@ -319,7 +341,8 @@ impl Beam<'_> {
         let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
         for (i, hypothesis) in self.alive.iter().enumerate() {
             if let Some(hypothesis) = hypothesis {
-                for (token, log_prob) in top(&self.log_probs[i], k + 1) {
+                let row = &self.log_probs[i * self.vocab..(i + 1) * self.vocab];
+                for (token, log_prob) in top(row, k + 1) {
                     candidates.push((hypothesis.log_prob + log_prob as f64, i, token));
                 }
             }
@@ -363,17 +386,22 @@ impl Beam<'_> {
     }
 }
 
-/// The `n` tokens of highest log-probability, best first.
+/// The `n` tokens of highest log-probability, best first (the lower token first among equal
+/// ones), in one pass over the row: `n` is the beam plus one, a handful against the
+/// vocabulary's thousands.
 fn top(log_probs: &[f32], n: usize) -> Vec<(u32, f32)> {
-    let mut indices: Vec<usize> = (0..log_probs.len()).collect();
-    let n = n.min(indices.len());
-    indices.select_nth_unstable_by(n.saturating_sub(1), |&a, &b| {
-        log_probs[b].total_cmp(&log_probs[a])
-    });
-    indices.truncate(n);
-    indices.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]));
-    indices
-        .into_iter()
-        .map(|i| (i as u32, log_probs[i]))
-        .collect()
+    let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
+    for (token, &log_prob) in log_probs.iter().enumerate() {
+        if best.len() == n
+            && best
+                .last()
+                .is_none_or(|worst| worst.1.total_cmp(&log_prob).is_ge())
+        {
+            continue;
+        }
+        let at = best.partition_point(|kept| kept.1.total_cmp(&log_prob).is_ge());
+        best.insert(at, (token as u32, log_prob));
+        best.truncate(n);
+    }
+    best
 }

@@ -2,8 +2,9 @@
 
 use burn::nn::DropoutConfig;
 use burn::tensor::{Bool, Tensor, TensorData};
+use transformer_mt::backend::Backend;
 use transformer_mt::model::mask::{causal_mask, padding_mask};
-use transformer_mt::model::{AttentionMask, scaled_dot_product_attention};
+use transformer_mt::model::{AttentionMask, fused_attention, scaled_dot_product_attention};
 
 use crate::common::{device, ids, max_abs_diff, normal, tensor, values};
 
@@ -185,4 +186,41 @@ fn masks_combine_by_or() {
             [false, false, true]
         ]]])
     );
+}
+
+/// Burn's fused attention, which decoding uses, gives the reference's context on every
+/// backend: without a mask, with padded keys, and under the causal mask.
+#[test]
+fn fused_attention_equals_the_reference_on_every_backend() {
+    for backend in Backend::runnable() {
+        let device = backend.device().expect("runnable");
+        let query = normal([2, 3, 4, 8], &device);
+        let key = normal([2, 3, 4, 8], &device);
+        let value = normal([2, 3, 4, 8], &device);
+        let padding = Tensor::<2, Bool>::from_data(
+            [[false, false, true, true], [false, false, false, false]],
+            &device,
+        );
+        let masks = [
+            None,
+            Some(AttentionMask::key_padding(padding.clone())),
+            Some(AttentionMask::causal(4, &device).or(AttentionMask::key_padding(padding))),
+        ];
+        for mask in &masks {
+            let reference = scaled_dot_product_attention(
+                query.clone(),
+                key.clone(),
+                value.clone(),
+                mask.as_ref(),
+                &no_dropout(),
+            )
+            .context;
+            let fused = fused_attention(query.clone(), key.clone(), value.clone(), mask.as_ref());
+            let diff = max_abs_diff(fused, reference);
+            assert!(
+                diff < 1e-5,
+                "{backend}: differs by {diff} with mask {mask:?}"
+            );
+        }
+    }
 }
