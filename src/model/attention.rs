@@ -212,7 +212,6 @@ impl MultiHeadAttention {
         key_value: &KeyValue,
         mask: Option<&AttentionMask>,
     ) -> (Tensor<3>, Tensor<4>) {
-        let [batch, queries, d_model] = query.dims();
         let heads = scaled_dot_product_attention(
             self.split_heads(self.query.forward(query)),
             key_value.key.clone(),
@@ -220,11 +219,10 @@ impl MultiHeadAttention {
             mask,
             &self.dropout,
         );
-        let concat = heads
-            .context
-            .swap_dims(1, 2)
-            .reshape([batch, queries, d_model]);
-        (self.output.forward(concat), heads.weights)
+        (
+            self.output.forward(merge_heads(heads.context)),
+            heads.weights,
+        )
     }
 
     /// The context of [`attend`](Self::attend) alone, through [`fused_attention`]: for
@@ -235,15 +233,13 @@ impl MultiHeadAttention {
         key_value: &KeyValue,
         mask: Option<&AttentionMask>,
     ) -> Tensor<3> {
-        let [batch, queries, d_model] = query.dims();
         let context = fused_attention(
             self.split_heads(self.query.forward(query)),
             key_value.key.clone(),
             key_value.value.clone(),
             mask,
         );
-        self.output
-            .forward(context.swap_dims(1, 2).reshape([batch, queries, d_model]))
+        self.output.forward(merge_heads(context))
     }
 
     /// `[batch, len, d_model]` → `[batch, heads, len, d_k]`.
@@ -252,4 +248,11 @@ impl MultiHeadAttention {
         x.reshape([batch, len, self.n_heads, d_model / self.n_heads])
             .swap_dims(1, 2)
     }
+}
+
+/// `Concat(head_1, …, head_h)`: `[batch, heads, len, d_k]` → `[batch, len, heads · d_k]`, the
+/// inverse of [`MultiHeadAttention::split_heads`].
+fn merge_heads(x: Tensor<4>) -> Tensor<3> {
+    let [batch, heads, len, d_k] = x.dims();
+    x.swap_dims(1, 2).reshape([batch, len, heads * d_k])
 }

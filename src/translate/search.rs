@@ -275,7 +275,6 @@ pub fn beam_search(
             let beam = Beam {
                 alive: &alive[first..first + k],
                 log_probs: &log_probs[first * vocab..(first + k) * vocab],
-                vocab,
                 first,
                 alpha: options.alpha,
             };
@@ -325,7 +324,6 @@ struct Beam<'a> {
     alive: &'a [Option<Hypothesis>],
     /// `[K, vocab]`, row after row.
     log_probs: &'a [f32],
-    vocab: usize,
     /// The batch row of the beam's first hypothesis.
     first: usize,
     alpha: f64,
@@ -339,9 +337,9 @@ impl Beam<'_> {
     fn extend(&self, done: &mut Vec<Hypothesis>) -> Vec<(usize, u32, Hypothesis)> {
         let k = self.alive.len();
         let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
-        for (i, hypothesis) in self.alive.iter().enumerate() {
+        let rows = self.log_probs.chunks_exact(self.log_probs.len() / k);
+        for (i, (hypothesis, row)) in self.alive.iter().zip(rows).enumerate() {
             if let Some(hypothesis) = hypothesis {
-                let row = &self.log_probs[i * self.vocab..(i + 1) * self.vocab];
                 for (token, log_prob) in top(row, k + 1) {
                     candidates.push((hypothesis.log_prob + log_prob as f64, i, token));
                 }
