@@ -263,6 +263,10 @@ pub struct EvalArgs {
     /// held-out test.tsv.
     #[arg(long, conflicts_with = "hyp")]
     pub test: Option<PathBuf>,
+    /// Where the translated test set goes, as STEM.src, STEM.ref and STEM.hyp (default:
+    /// <run>/eval); a directory of one's own for a run one may not write into.
+    #[arg(long, conflicts_with = "hyp")]
+    pub output: Option<PathBuf>,
     /// Score this file of translations (a line each) instead of translating: no model needed.
     #[arg(long, requires = "reference")]
     pub hyp: Option<PathBuf>,
@@ -434,6 +438,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         None => Some(backend()?),
                     },
                     test: args.test,
+                    output: args.output,
                     hypotheses: args.hyp,
                     references: args.references,
                     json: args.json,

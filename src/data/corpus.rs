@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -194,7 +195,10 @@ pub fn write_pairs(path: &Path, pairs: &[Pair]) -> std::io::Result<()> {
     crate::fs::write_atomic(path, lines.as_bytes())
 }
 
-/// Reads and concatenates the pairs of `paths`.
+/// The corpus path that stands for the standard input, as in most Unix tools.
+pub const STDIN: &str = "-";
+
+/// Reads and concatenates the pairs of `paths` (`-` is the standard input).
 pub fn read_corpus(
     paths: &[PathBuf],
     options: ReadOptions,
@@ -220,7 +224,7 @@ fn read_file(
     if path.is_dir() {
         return Err(CorpusError::Directory(path.to_path_buf()));
     }
-    let bytes = fs::read(path).map_err(|source| match source.kind() {
+    let bytes = read_bytes(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => CorpusError::NotFound(path.to_path_buf()),
         _ => CorpusError::Unreadable {
             path: path.to_path_buf(),
@@ -263,6 +267,16 @@ fn read_file(
         });
     }
     Ok(())
+}
+
+/// The bytes of `path`, or of the standard input when it is `-`.
+fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    if path == Path::new(STDIN) {
+        let mut bytes = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut bytes)?;
+        return Ok(bytes);
+    }
+    fs::read(path)
 }
 
 fn parse_line(line: &[u8], options: ReadOptions) -> Result<Pair, SkipReason> {

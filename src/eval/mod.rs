@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 
 use crate::backend::Backend;
-use crate::data::corpus::{Direction, ReadOptions, read_corpus};
+use crate::data::corpus::{self, Direction, ReadOptions, read_corpus};
 use crate::fs::write_atomic;
 use crate::run::RunDir;
 use crate::run::dir::lock_directory;
@@ -29,6 +29,8 @@ pub struct EvalOptions {
     pub backend: Option<Backend>,
     /// Pairs to translate instead of the run's `test.tsv`.
     pub test: Option<PathBuf>,
+    /// Where the translated test set is written instead of `<run>/eval`.
+    pub output: Option<PathBuf>,
     /// A file of translations to score instead of translating.
     pub hypotheses: Option<PathBuf>,
     /// The reference files of `hypotheses`, each a translation a line.
@@ -93,12 +95,13 @@ pub fn score_files(hypotheses: &Path, references: &[PathBuf]) -> anyhow::Result<
 }
 
 /// Translates the run's test pairs (or `options.test`), writes sources, references and
-/// translations side by side under `<run>/eval/`, and scores them.
+/// translations side by side under `<run>/eval/` (or `options.output`), and scores them.
 fn evaluate_run(
     options: &EvalOptions,
     notify: &mut dyn FnMut(&str),
 ) -> anyhow::Result<CorpusScores> {
     let run = RunDir::from_arg(&options.run);
+    run.ensure_directory()?;
     let (file, direction) = match &options.test {
         Some(file) => (file.clone(), run.saved_config()?.data.direction),
         // test.tsv holds the run's pairs already in its direction: source, then target.
@@ -122,13 +125,17 @@ fn evaluate_run(
         .backend
         .ok_or_else(|| anyhow!("translating the test pairs needs a backend"))?;
     let translator = Translator::load(&run, backend)?;
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "test".to_string());
+    let stem = match file.file_stem() {
+        _ if file == Path::new(corpus::STDIN) => "stdin".to_string(),
+        Some(stem) => stem.to_string_lossy().into_owned(),
+        None => "test".to_string(),
+    };
     // One process at a time writes the files of one test set; other sets, and the training
     // of the run, go on beside it.
-    let eval_dir = run.path().join("eval");
+    let eval_dir = match &options.output {
+        Some(dir) => dir.clone(),
+        None => run.path().join("eval"),
+    };
     let _lock = lock_directory(
         &eval_dir,
         &format!("{stem}.lock"),

@@ -8,7 +8,7 @@
 //! | `test.tsv` | the held-out test pairs, for `eval` |
 //! | `train.log`, `experiment.log` | the progress lines; Burn's own log |
 //! | `train.lock` | locked by the one process training the run; holds its process id |
-//! | `eval/STEM.{src,ref,hyp}`, `eval/STEM.lock` | what `eval` translated and scored, by test file; locked while it runs |
+//! | `eval/STEM.{src,ref,hyp}`, `eval/STEM.lock` | what `eval` translated and scored, by test file (unless `--output` names another directory); locked while it runs |
 //! | `checkpoint/{model,optim,scheduler}-N.bpk` | the last epochs and the best, to resume |
 //! | `train/epoch-N/`, `valid/epoch-N/` | every metric of every batch, one file each |
 
@@ -57,6 +57,9 @@ pub struct RunLock {
 /// it ends, `SIGKILL` included; a second process is refused at once, naming the one that
 /// holds it.
 pub fn lock_directory(dir: &Path, name: &str, doing: &str) -> anyhow::Result<RunLock> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the directory", dir.display()))?;
     let path = dir.join(name);
@@ -130,6 +133,17 @@ impl RunDir {
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Refuses a run path that names something other than a directory, such as a file.
+    pub fn ensure_directory(&self) -> anyhow::Result<()> {
+        if self.path.exists() && !self.path.is_dir() {
+            bail!(
+                "{}: not a directory: a run is the directory `train` made, such as models/eng-por",
+                self.path.display()
+            );
+        }
+        Ok(())
     }
 
     /// The effective configuration of the run.

@@ -44,6 +44,7 @@ pub struct Averaged {
 /// at all: into a temporary directory beside it, renamed into place at the end.
 pub fn average(options: &AverageOptions) -> anyhow::Result<Averaged> {
     let run = RunDir::from_arg(&options.run);
+    run.ensure_directory()?;
     let epochs = chosen_epochs(&run, options)?;
     let output = RunDir::from_arg(&options.output);
     ensure_empty(output.path())?;

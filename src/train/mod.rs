@@ -130,6 +130,7 @@ pub struct Session {
 /// configuration, model configuration and test pairs. `notify` hears of a corpus fallback.
 pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Result<Session> {
     let run = RunDir::from_arg(&options.run);
+    run.ensure_directory()?;
     let config = start::effective_config(options, &run)?;
     // A new run's source is checked before the run directory is created; a resume's, only
     // when it starts again from the beginning.

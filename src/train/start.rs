@@ -127,6 +127,7 @@ pub fn init_source(config: &RunConfig) -> anyhow::Result<Option<(RunDir, Vocabul
         return Ok(None);
     };
     let source = RunDir::from_arg(path);
+    source.ensure_directory()?;
     let from = source.path().display();
     if !source.weights_path().exists() {
         bail!("`training.init_from`: {from} holds no trained model (no model.bpk)");

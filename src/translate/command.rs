@@ -1,11 +1,13 @@
 //! `transformer-mt infer`: sentences from the command line, a file, a pipe or a prompt.
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{SearchSettings, Translation, Translator};
+use super::{CutLines, SearchSettings, Translation, Translator};
 use crate::backend::Backend;
 use crate::run::RunDir;
 
@@ -38,32 +40,18 @@ pub fn infer(options: &InferOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Re
     }
     let translator = Translator::load(&RunDir::from_arg(&options.run), options.backend)?;
     if let Some(input) = &options.input {
-        let text = std::fs::read_to_string(input)
-            .with_context(|| format!("{}: cannot read", input.display()))?;
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let output = translate_lines(&translator, &lines, 0, &options.settings, true, notify)?;
+        let mut translate = |out: &mut dyn Write| -> anyhow::Result<()> {
+            translate_file(&translator, input, &options.settings, out, notify)
+        };
         return match &options.output {
-            Some(path) => crate::fs::write_atomic(path, output.as_bytes())
-                .with_context(|| format!("{}: cannot write", path.display())),
-            None => {
-                print!("{output}");
-                Ok(())
-            }
+            Some(path) => crate::fs::write_atomic_with(path, translate)
+                .with_context(|| format!("{}: not written", path.display())),
+            None => translate(&mut std::io::stdout().lock()),
         };
     }
     if !options.text.is_empty() {
-        print!(
-            "{}",
-            translate_lines(
-                &translator,
-                &options.text,
-                0,
-                &options.settings,
-                false,
-                notify
-            )?
-        );
-        return Ok(());
+        let output = translate_lines(&translator, &options.text, 0, &options.settings, notify)?;
+        return write_out(&mut std::io::stdout().lock(), &output);
     }
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
@@ -86,18 +74,87 @@ pub fn infer(options: &InferOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Re
         if interactive && line.trim().is_empty() {
             break;
         }
-        let output = translate_lines(
-            &translator,
-            &[line],
-            index,
-            &options.settings,
-            false,
-            notify,
-        )?;
-        stdout
-            .write_all(output.as_bytes())
-            .and_then(|()| stdout.flush())
-            .context("cannot write the standard output")?;
+        let output = translate_lines(&translator, &[line], index, &options.settings, notify)?;
+        write_out(&mut stdout, &output)?;
+    }
+    Ok(())
+}
+
+/// Lines of an `--input` file translated at a time: enough for batches of sentences of similar
+/// length, and a memory that stays flat whatever the file's size.
+const BLOCK_LINES: usize = 4096;
+
+/// Translates the lines of `input` block by block onto `out` as it goes, with a progress bar
+/// over the file's bytes on a terminal, and one warning at the end for the lines cut to the
+/// model's length.
+fn translate_file(
+    translator: &Translator,
+    input: &Path,
+    settings: &SearchSettings,
+    out: &mut dyn Write,
+    notify: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
+    let file = File::open(input).with_context(|| format!("{}: cannot read", input.display()))?;
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let bar = match size {
+        Some(size) if std::io::stderr().is_terminal() => {
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} of the input, {bytes_per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        }
+        _ => ProgressBar::hidden(),
+    };
+    let mut reader = BufReader::new(file);
+    let mut cut = CutLines::new(translator.max_len());
+    let mut block: Vec<String> = Vec::with_capacity(BLOCK_LINES);
+    let mut bytes = Vec::new();
+    let mut first_index = 0;
+    loop {
+        block.clear();
+        while block.len() < BLOCK_LINES {
+            bytes.clear();
+            let read = reader
+                .read_until(b'\n', &mut bytes)
+                .with_context(|| format!("{}: cannot read", input.display()))?;
+            if read == 0 {
+                break;
+            }
+            bar.inc(read as u64);
+            let line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let line = std::str::from_utf8(line).map_err(|_| {
+                anyhow!(
+                    "{}: line {} is not UTF-8 text",
+                    input.display(),
+                    first_index + block.len() + 1
+                )
+            })?;
+            block.push(line.to_string());
+        }
+        if block.is_empty() {
+            break;
+        }
+        let sources = translator.encode(&block)?;
+        cut.add(first_index, &sources);
+        let translations = translator.translate(&sources.ids, settings, |_| {})?;
+        let output = format_translations(&translations, first_index, settings.n_best);
+        out.write_all(output.as_bytes())
+            .and_then(|()| out.flush())
+            .context("cannot write the translations")?;
+        first_index += block.len();
+    }
+    bar.finish_and_clear();
+    if let Some(warning) = cut.warning() {
+        notify(&warning);
     }
     Ok(())
 }
@@ -110,23 +167,25 @@ fn translate_lines(
     lines: &[String],
     first_index: usize,
     settings: &SearchSettings,
-    show_progress: bool,
     notify: &mut dyn FnMut(&str),
 ) -> anyhow::Result<String> {
     let sources = translator.encode(lines)?;
     if let Some(warning) = sources.warning(Some(first_index)) {
         notify(&warning);
     }
-    let translations = if show_progress {
-        translator.translate_showing_progress(&sources.ids, settings)?
-    } else {
-        translator.translate(&sources.ids, settings, |_| {})?
-    };
+    let translations = translator.translate(&sources.ids, settings, |_| {})?;
     Ok(format_translations(
         &translations,
         first_index,
         settings.n_best,
     ))
+}
+
+fn write_out(stdout: &mut impl Write, output: &str) -> anyhow::Result<()> {
+    stdout
+        .write_all(output.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write the standard output")
 }
 
 fn format_translations(

@@ -75,26 +75,63 @@ impl Sources {
     /// sentences are lines counted from 1 plus it, and the first five cut are named; without,
     /// one sentence is "the sentence".
     pub fn warning(&self, first_line: Option<usize>) -> Option<String> {
+        if let Some(first_line) = first_line {
+            let mut lines = CutLines::new(self.max_len);
+            lines.add(first_line, self);
+            return lines.warning();
+        }
         let max_len = self.max_len;
         let rest = format!("longer than the model's {max_len} positions");
-        let Some(first_line) = first_line else {
-            return match self.cut.len() {
-                0 => None,
-                1 if self.ids.len() == 1 => Some(format!(
-                    "warning: the sentence is {rest}: translating its first {max_len} tokens"
-                )),
-                n => Some(format!(
-                    "warning: {n} sentences are {rest}: translating their first {max_len} tokens"
-                )),
-            };
-        };
-        let numbers: Vec<String> = self
-            .cut
-            .iter()
-            .take(5)
-            .map(|i| (first_line + i + 1).to_string())
-            .collect();
         match self.cut.len() {
+            0 => None,
+            1 if self.ids.len() == 1 => Some(format!(
+                "warning: the sentence is {rest}: translating its first {max_len} tokens"
+            )),
+            n => Some(format!(
+                "warning: {n} sentences are {rest}: translating their first {max_len} tokens"
+            )),
+        }
+    }
+}
+
+/// The lines of an input cut to the model's positions, gathered block by block into one
+/// warning that counts them and names the first five.
+#[derive(Clone, Debug)]
+pub struct CutLines {
+    count: usize,
+    /// Line numbers, counted from 1.
+    first: Vec<usize>,
+    max_len: usize,
+}
+
+impl CutLines {
+    /// Lines named in the warning.
+    const NAMED: usize = 5;
+
+    /// No line cut yet, of a model with `max_len` positions.
+    pub fn new(max_len: usize) -> Self {
+        Self {
+            count: 0,
+            first: Vec::new(),
+            max_len,
+        }
+    }
+
+    /// Counts the sentences of `sources` that were cut, the first of them line
+    /// `first_line + 1`.
+    pub fn add(&mut self, first_line: usize, sources: &Sources) {
+        self.count += sources.cut.len();
+        let room = Self::NAMED - self.first.len();
+        self.first
+            .extend(sources.cut.iter().take(room).map(|i| first_line + i + 1));
+    }
+
+    /// The warning, if any line was cut.
+    pub fn warning(&self) -> Option<String> {
+        let max_len = self.max_len;
+        let rest = format!("longer than the model's {max_len} positions");
+        let numbers: Vec<String> = self.first.iter().map(usize::to_string).collect();
+        match self.count {
             0 => None,
             1 => Some(format!(
                 "warning: line {} is {rest}: translating its first {max_len} tokens",
@@ -134,6 +171,7 @@ pub struct Translator {
 impl Translator {
     /// Loads the run directory's model configuration, tokenizer and best weights on `backend`.
     pub fn load(run: &RunDir, backend: Backend) -> anyhow::Result<Self> {
+        run.ensure_directory()?;
         let weights = run.weights_path();
         if !weights.exists() {
             bail!(

@@ -56,6 +56,19 @@ pub fn trained_numbers() -> &'static Trained {
     })
 }
 
+/// A run of `config/tiny.json` trained for one epoch on 300 synthetic pairs: enough to
+/// exercise every input and output path; trained once per test binary.
+pub fn small_run() -> &'static Path {
+    static RUN: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, run) = RUN.get_or_init(|| {
+        let Setup { dir, data, config } = setup(300, 512);
+        let run = dir.path().join("run");
+        train(dir.path(), &config, &data, &run, &["--epochs", "1"]);
+        (dir, run)
+    });
+    run
+}
+
 /// The repository's `config/tiny.json`, with `edit` applied to its JSON.
 pub fn tiny_config(dir: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tiny.json");

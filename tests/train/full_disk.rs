@@ -199,3 +199,49 @@ fn eval_and_attention_on_a_full_disk_fail_naming_the_file_and_keep_their_earlier
     assert_failed_naming(&full, &[path(&pictures)], &pictures);
     assert_unchanged(&drawn, &files(&pictures));
 }
+
+#[test]
+fn infer_output_and_average_on_a_full_disk_fail_naming_the_file_and_keep_what_was_there() {
+    let Setup { dir, data, config } = setup(300, 512);
+    let run = dir.path().join("run");
+    train(dir.path(), &config, &data, &run, &["--epochs", "2"]);
+
+    let input = dir.path().join("input.txt");
+    std::fs::write(&input, "seven hundred and three\n".repeat(300)).expect("written");
+    let output = dir.path().join("translations.txt");
+    std::fs::write(&output, "earlier translations\n").expect("written");
+    let infer = [
+        "infer",
+        "--run",
+        path(&run),
+        "--beam",
+        "1",
+        "--input",
+        path(&input),
+        "--output",
+        path(&output),
+    ];
+    let full = with_file_size_limit(command(dir.path(), &infer), 100);
+    assert_failed_naming(&full, &["translations.txt"], dir.path());
+    assert_eq!(
+        std::fs::read_to_string(&output).expect("kept"),
+        "earlier translations\n"
+    );
+
+    let averaged = dir.path().join("averaged");
+    let average = ["average", "--run", path(&run), "--output", path(&averaged)];
+    let weights = std::fs::metadata(run.join("model.bpk"))
+        .expect("weights")
+        .len();
+    let full = with_file_size_limit(command(dir.path(), &average), weights / 2);
+    assert_failed_naming(&full, &["averaged"], dir.path());
+    assert!(!averaged.exists(), "a half-written model was left");
+    let staged = std::fs::read_dir(dir.path())
+        .expect("readable")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".partial"))
+        .count();
+    assert_eq!(staged, 0, "the staging directory was left");
+    let written = run_in(dir.path(), &average);
+    assert!(written.status.success(), "{}", stderr(&written));
+}

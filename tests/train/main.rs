@@ -1,6 +1,7 @@
 //! Tests of training, and of translating with what it trained: what it learns, its output,
 //! checkpoints and resume, a disk that fills up, readers beside a writer, guards, backends,
-//! inputs and outputs of `infer`, scores of `eval`, pictures of `attention`.
+//! inputs and outputs of `infer`, scores of `eval`, pictures of `attention`, and all of them
+//! in odd places: read-only runs, links, pipes, odd names, huge inputs.
 
 mod attention;
 mod backends;
@@ -13,6 +14,8 @@ mod full_disk;
 mod guards;
 mod learning;
 mod models;
+#[cfg(unix)]
+mod odd_places;
 mod readers;
 mod resume;
 #[path = "../shared/mod.rs"]

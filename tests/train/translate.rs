@@ -2,24 +2,9 @@
 //! translations of held-out synthetic numbers.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 
 use super::common::*;
-
-/// A run of `config/tiny.json` trained for one epoch on 300 synthetic pairs: enough to
-/// exercise every input and output path, shared by the tests of this file.
-fn small_run() -> &'static Path {
-    static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, run) = RUN.get_or_init(|| {
-        let Setup { dir, data, config } = setup(300, 512);
-        let run = dir.path().join("run");
-        train(dir.path(), &config, &data, &run, &["--epochs", "1"]);
-        (dir, run)
-    });
-    run
-}
 
 fn infer(args: &[&str], stdin: &str) -> std::process::Output {
     let run = small_run().to_str().expect("UTF-8 path");
