@@ -2,7 +2,8 @@
 # The whole test suite on every backend, from a fresh Debian or Ubuntu machine.
 #
 # Installs what the backends need (Mesa's Vulkan driver, which runs wgpu on the CPU when the
-# machine has no GPU; libtorch from PyTorch's pip wheel for tch), then checks formatting, and
+# machine has no GPU; libtorch from PyTorch's pip wheel for tch) and what the test of the web
+# page drives (headless Chromium and its WebDriver), then checks formatting, and
 # builds every target of the crate once, in release mode with all backend features, with
 # Clippy's lints as part of that build; then runs every test.
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
-for package in mesa-vulkan-drivers libvulkan1; do
+for package in mesa-vulkan-drivers libvulkan1 chromium chromium-driver; do
     installed "$package" || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

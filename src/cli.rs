@@ -1,4 +1,4 @@
-//! The command line: `transformer-mt [--backend NAME] <train | infer | eval | attention | data>`.
+//! The command line: `transformer-mt [--backend NAME] <train | infer | eval | attention | serve | ...>`.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,7 @@ use crate::run::RunConfig;
 use crate::run::RunDir;
 use crate::run::dir::DEFAULT_RUN;
 use crate::run::weights::Precision;
+use crate::serve::{self, ServeOptions, batcher::Batching};
 use crate::train::average::{self, AverageOptions};
 use crate::train::{Session, Start, Stop, TrainOptions, TrainReport};
 use crate::translate::SearchSettings;
@@ -64,6 +65,37 @@ pub enum Command {
     /// Measure training and translation speed and memory on a fixed shape, on every backend of
     /// this build (or the one --backend names), for comparison with PyTorch.
     Bench(BenchArgs),
+    /// Serve the model over HTTP: a JSON API that batches concurrent requests, and a web page
+    /// that translates and shows the attention.
+    Serve(ServeArgs),
+}
+
+/// The arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The trained run [default: artifacts/default once trained, else the shipped model,
+    /// models/eng-por].
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// Address and port to listen on; port 0 takes a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// How long the first request of a batch waits for others, in milliseconds; with 0, a batch
+    /// holds the requests that queued while the last one was decoded.
+    #[arg(long, default_value_t = serve::DEFAULT_BATCH_WINDOW.as_millis() as u64, value_name = "MS")]
+    pub batch_window: u64,
+    /// Most sentences decoded together; 1 decodes each request alone (no batching).
+    #[arg(long, default_value_t = serve::DEFAULT_MAX_BATCH, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Most sentences in one request.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_sentences: u64,
+    /// Largest beam a request may ask.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_beam: u64,
 }
 
 /// `transformer-mt data ...`
@@ -414,6 +446,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Train(args) => train(args, backend()?),
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false)
+                .init();
+            let options = ServeOptions {
+                run: model_to_use(args.run),
+                backend: backend()?,
+                addr: args.addr,
+                batching: Batching {
+                    window: std::time::Duration::from_millis(args.batch_window),
+                    max_sentences: args.max_batch as usize,
+                },
+                max_body_bytes: args.max_body_bytes,
+                max_sentences: args.max_sentences as usize,
+                max_beam: args.max_beam as usize,
+            };
+            serve::serve(&options, &mut |addr| {
+                println!(
+                    "serving {} on http://{addr}/ (Ctrl-C stops)",
+                    options.run.display()
+                );
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            })
+        }
         Command::Infer(args) => infer(
             &InferOptions {
                 settings: args.search.settings(args.n_best)?,

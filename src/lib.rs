@@ -7,6 +7,7 @@
 //! - [`translate`]: greedy and beam search with a key/value cache;
 //! - [`eval`]: BLEU and chrF exactly as sacreBLEU computes them;
 //! - [`plot`]: attention weights and the positional encoding as heatmaps;
+//! - [`serve`]: the model over HTTP, with dynamic batching and a page of its attention;
 //! - [`bench`]: speed and memory on a fixed shape, for comparison with PyTorch;
 //! - [`backend`]: which backend runs it, chosen at run time;
 //! - [`run`]: a run's directory and its JSON configuration, shared by the commands;
@@ -21,5 +22,6 @@ pub mod fs;
 pub mod model;
 pub mod plot;
 pub mod run;
+pub mod serve;
 pub mod train;
 pub mod translate;

@@ -227,19 +227,37 @@ fn positional(
     Ok([png, svg, json])
 }
 
-/// Translates `sentence`, runs the model teacher-forced over it and its translation, and
-/// draws every layer's attention of each kind.
-fn sentence_attention(
+/// A sentence, its translation, and every attention weight of the model between them.
+#[derive(Clone, Debug, Serialize)]
+pub struct SentenceAttention {
+    /// The English sentence.
+    pub source: String,
+    /// Its translation.
+    pub translation: String,
+    /// The source subword tokens (`▁` marks a word's start).
+    pub source_tokens: Vec<String>,
+    /// `<s>` and the translation's subword tokens: the decoder's input.
+    pub target_tokens: Vec<String>,
+    /// The warning when the sentence was cut to the model's positions.
+    pub warning: Option<String>,
+    /// Encoder self-attention, `[layer][head][query][key]` over the source tokens.
+    pub encoder_self: Vec<Vec<Vec<Vec<f32>>>>,
+    /// Decoder masked self-attention over the target tokens; 0 above the diagonal.
+    pub decoder_self: Vec<Vec<Vec<Vec<f32>>>>,
+    /// Encoder–decoder attention: target tokens (queries) to source tokens (keys).
+    pub decoder_cross: Vec<Vec<Vec<Vec<f32>>>>,
+}
+
+/// Translates `sentence` and runs the model teacher-forced over it and its translation,
+/// keeping every layer's attention weights: row `i` of a head is `softmax(q_i·Kᵀ/√d_k)`
+/// after the mask.
+pub fn sentence_weights(
     translator: &Translator,
     sentence: &str,
     settings: &SearchSettings,
-    output: &Path,
-    notify: &mut dyn FnMut(&str),
-) -> anyhow::Result<AttentionReport> {
+) -> anyhow::Result<SentenceAttention> {
     let sources = translator.encode(&[sentence])?;
-    if let Some(warning) = sources.warning(None) {
-        notify(&warning);
-    }
+    let warning = sources.warning(None);
     let source_ids = sources.ids.into_iter().next().unwrap_or_default();
     if source_ids.is_empty() {
         bail!("the sentence is empty: nothing to draw");
@@ -263,30 +281,57 @@ fn sentence_attention(
     let (_, weights) = translator
         .model()
         .forward_with_attention(src, tgt_in, &masks);
-
-    let vocabularies = translator.vocabularies();
-    let source_tokens = vocabularies.source.token_labels(&source_ids);
-    let target_tokens = vocabularies.target.token_labels(&target_ids);
-    let caption = format!("\"{sentence}\" → \"{}\"", translation.text);
-    let tokens = [&source_tokens, &target_tokens];
-    let mut pictures = Vec::new();
     let AttentionWeights {
         encoder_self,
         decoder_self,
         decoder_cross,
     } = weights;
+    let read = |layers: Vec<Tensor<4>>| {
+        layers
+            .into_iter()
+            .map(head_matrices)
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let vocabularies = translator.vocabularies();
+    Ok(SentenceAttention {
+        source: sentence.to_string(),
+        translation: translation.text,
+        source_tokens: vocabularies.source.token_labels(&source_ids),
+        target_tokens: vocabularies.target.token_labels(&target_ids),
+        warning,
+        encoder_self: read(encoder_self)?,
+        decoder_self: read(decoder_self)?,
+        decoder_cross: read(decoder_cross)?,
+    })
+}
+
+/// Draws every layer's attention of each kind for `sentence` (see [`sentence_weights`]).
+fn sentence_attention(
+    translator: &Translator,
+    sentence: &str,
+    settings: &SearchSettings,
+    output: &Path,
+    notify: &mut dyn FnMut(&str),
+) -> anyhow::Result<AttentionReport> {
+    let attention = sentence_weights(translator, sentence, settings)?;
+    if let Some(warning) = &attention.warning {
+        notify(warning);
+    }
+    let caption = format!("\"{sentence}\" → \"{}\"", attention.translation);
+    let tokens = [&attention.source_tokens, &attention.target_tokens];
+    let mut pictures = Vec::new();
     for (kind, layers) in [
-        (Kind::EncoderSelf, encoder_self),
-        (Kind::DecoderSelf, decoder_self),
-        (Kind::DecoderCross, decoder_cross),
+        (Kind::EncoderSelf, attention.encoder_self),
+        (Kind::DecoderSelf, attention.decoder_self),
+        (Kind::DecoderCross, attention.decoder_cross),
     ] {
         pictures.extend(draw_layers(kind, layers, tokens, &caption, output)?);
     }
     Ok(AttentionReport {
-        source: sentence.to_string(),
-        translation: translation.text,
-        source_tokens,
-        target_tokens,
+        source: attention.source,
+        translation: attention.translation,
+        source_tokens: attention.source_tokens,
+        target_tokens: attention.target_tokens,
         pictures,
     })
 }
@@ -295,7 +340,7 @@ fn sentence_attention(
 /// source or target `tokens` it relates.
 fn draw_layers(
     kind: Kind,
-    layers: Vec<Tensor<4>>,
+    layers: Vec<Vec<Vec<Vec<f32>>>>,
     [source_tokens, target_tokens]: [&Vec<String>; 2],
     caption: &str,
     output: &Path,
@@ -307,8 +352,7 @@ fn draw_layers(
     };
     let n_layers = layers.len();
     let mut pictures = Vec::with_capacity(n_layers);
-    for (i, layer) in layers.into_iter().enumerate() {
-        let weights = head_matrices(layer)?;
+    for (i, weights) in layers.into_iter().enumerate() {
         let figure = Figure {
             title: vec![
                 format!(

@@ -1,10 +1,11 @@
 //! Tests of training, and of translating with what it trained: what it learns, its output,
 //! checkpoints and resume, a disk that fills up, readers beside a writer, guards, backends,
-//! inputs and outputs of `infer`, scores of `eval`, pictures of `attention`, and all of them
-//! in odd places: read-only runs, links, pipes, odd names, huge inputs.
+//! inputs and outputs of `infer`, scores of `eval`, pictures of `attention`, the server and its
+//! page, and all of them in odd places: read-only runs, links, pipes, odd names, huge inputs.
 
 mod attention;
 mod backends;
+mod browser;
 mod common;
 mod curves;
 mod devices;
@@ -18,6 +19,7 @@ mod models;
 mod odd_places;
 mod readers;
 mod resume;
+mod serve;
 #[path = "../shared/mod.rs"]
 mod shared;
 mod shipped;
