@@ -2,6 +2,7 @@
 //! window are decoded together, as one `--input` file would be, so that many small requests
 //! cost about what their sentences cost in one batch.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -106,10 +107,13 @@ impl Batcher {
         &self,
         make: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Job,
     ) -> anyhow::Result<T> {
-        let ended = || anyhow!("the model thread ended");
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(make(reply)).map_err(|_| ended())?;
-        answer.await.map_err(|_| ended())?
+        self.jobs
+            .send(make(reply))
+            .map_err(|_| anyhow!("the model thread ended"))?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the model failed on this batch: the server's log says how"))?
     }
 }
 
@@ -131,7 +135,9 @@ fn work(translator: &Translator, queue: &Receiver<Job>, batching: Batching) {
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
-        run(translator, jobs);
+        // A panic in the model fails this batch's requests (their reply channels are
+        // dropped, and the default hook logs it), not the server.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| run(translator, jobs)));
     }
 }
 
