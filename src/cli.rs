@@ -225,16 +225,16 @@ pub struct AverageArgs {
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Beam size; 1 is greedy search.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = SearchSettings::DEFAULT_BEAM)]
     pub beam: usize,
     /// α of the length penalty ((5 + length) / 6)^α; 0 ranks by log-probability alone.
-    #[arg(long, default_value_t = 0.6)]
+    #[arg(long, default_value_t = SearchSettings::DEFAULT_ALPHA)]
     pub length_penalty: f64,
     /// Longest translation in tokens (at most the model's max_len - 1).
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Sentences decoded together.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = SearchSettings::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Recompute the whole prefix at every step instead of caching keys and values.
     #[arg(long)]

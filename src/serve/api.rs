@@ -7,6 +7,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+
+use crate::translate::SearchSettings;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/translate`.
@@ -35,7 +37,7 @@ pub struct AttentionRequest {
 }
 
 fn default_beam() -> usize {
-    4
+    SearchSettings::DEFAULT_BEAM
 }
 
 fn default_n_best() -> usize {
@@ -118,10 +120,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| ApiError {
-                status: rejection.status(),
-                message: rejection.body_text(),
-            })?;
+            .map_err(|rejection| rejected(rejection.into()))?;
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(rejected(rejection)),

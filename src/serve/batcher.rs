@@ -161,7 +161,7 @@ fn run(translator: &Translator, jobs: Vec<Job>) {
                 sentences,
                 settings,
                 reply,
-            } => match groups.iter_mut().find(|(s, _)| same_search(s, &settings)) {
+            } => match groups.iter_mut().find(|(s, _)| *s == settings) {
                 Some((_, requests)) => requests.push((sentences, reply)),
                 None => groups.push((settings, vec![(sentences, reply)])),
             },
@@ -170,10 +170,6 @@ fn run(translator: &Translator, jobs: Vec<Job>) {
     for (settings, requests) in groups {
         translate_together(translator, &settings, requests);
     }
-}
-
-fn same_search(a: &SearchSettings, b: &SearchSettings) -> bool {
-    a.beam == b.beam && a.n_best == b.n_best && a.alpha == b.alpha && a.max_tokens == b.max_tokens
 }
 
 /// Decodes the sentences of every request in one call, and gives each request its own.

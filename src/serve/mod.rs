@@ -212,11 +212,11 @@ fn settings(shared: &Shared, beam: usize, n_best: usize) -> Result<SearchSetting
     }
     Ok(SearchSettings {
         beam,
-        alpha: 0.6,
+        alpha: SearchSettings::DEFAULT_ALPHA,
         n_best,
         max_tokens: usize::MAX,
         decoding: Decoding::Cached,
-        batch_size: 64,
+        batch_size: SearchSettings::DEFAULT_BATCH_SIZE,
     })
 }
 

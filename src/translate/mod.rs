@@ -21,7 +21,7 @@ use crate::run::{RunDir, weights};
 use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
 
 /// How to search for translations.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SearchSettings {
     /// Beam size; 1 is greedy search.
     pub beam: usize,
@@ -38,6 +38,13 @@ pub struct SearchSettings {
 }
 
 impl SearchSettings {
+    /// Beam size unless told otherwise.
+    pub const DEFAULT_BEAM: usize = 4;
+    /// α of the length penalty unless told otherwise: Marian's and Hugging Face's.
+    pub const DEFAULT_ALPHA: f64 = 0.6;
+    /// Sentences decoded together unless told otherwise.
+    pub const DEFAULT_BATCH_SIZE: usize = 64;
+
     /// Checks the values; the error names the command line's option.
     pub fn validate(&self) -> anyhow::Result<()> {
         let Self {
