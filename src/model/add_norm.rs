@@ -3,8 +3,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig};
+use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
+
+use super::dropout::{Dropout, DropoutConfig};
 
 /// Configuration of [`AddNorm`].
 #[derive(Config, Debug)]

@@ -2,12 +2,13 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
 
+use super::dropout::{Dropout, DropoutConfig};
 use super::mask::{AttentionMask, BLOCKED_SCORE};
 
 /// What [`scaled_dot_product_attention`] returns.

@@ -2,9 +2,11 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+
+use super::dropout::{Dropout, DropoutConfig};
 
 /// Configuration of [`FeedForward`].
 #[derive(Config, Debug)]

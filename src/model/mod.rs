@@ -5,6 +5,7 @@
 //! | scaled dot-product and multi-head attention | [`attention`] |
 //! | padding and causal masks | [`mask`] |
 //! | token embeddings × √d_model | [`embedding`] |
+//! | dropout, with its mask drawn on the host for the CPU backends | [`dropout`] |
 //! | sinusoidal positional encoding | [`positional_encoding`] |
 //! | position-wise feed-forward network | [`feed_forward`] |
 //! | residual connection + layer norm ("Add & Norm") | [`add_norm`] |
@@ -20,6 +21,7 @@
 pub mod add_norm;
 pub mod attention;
 pub mod decoder;
+pub mod dropout;
 pub mod embedding;
 pub mod encoder;
 pub mod feed_forward;

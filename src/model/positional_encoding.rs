@@ -10,8 +10,9 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Device, Tensor, TensorData};
+
+use super::dropout::{Dropout, DropoutConfig};
 
 /// Configuration of [`PositionalEncoding`].
 #[derive(Config, Debug)]

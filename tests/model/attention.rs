@@ -1,14 +1,14 @@
 //! Scaled dot-product attention on hand-worked examples, and what the masks do to it.
 
-use burn::nn::DropoutConfig;
 use burn::tensor::{Bool, Tensor, TensorData};
 use transformer_mt::backend::Backend;
+use transformer_mt::model::dropout::{Dropout, DropoutConfig};
 use transformer_mt::model::mask::{causal_mask, padding_mask};
 use transformer_mt::model::{AttentionMask, fused_attention, scaled_dot_product_attention};
 
 use crate::common::{device, ids, max_abs_diff, normal, tensor, values};
 
-fn no_dropout() -> burn::nn::Dropout {
+fn no_dropout() -> Dropout {
     DropoutConfig::new(0.0).init()
 }
 

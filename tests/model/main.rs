@@ -4,6 +4,7 @@
 mod attention;
 mod backends;
 mod common;
+mod dropout;
 mod incremental;
 mod loss;
 mod positional_encoding;
