@@ -65,7 +65,7 @@ impl Dropout {
 fn in_host_memory(device: &Device) -> bool {
     let device = device.clone().inner();
     #[allow(deprecated)] // Burn 0.22 deprecates the ndarray and libtorch devices, still served
-    let host: Vec<Device> = vec![
+    let host: &[Device] = &[
         #[cfg(feature = "flex")]
         Device::flex(),
         #[cfg(feature = "ndarray")]
