@@ -25,7 +25,7 @@ pub fn setup(pairs: usize, max_tokens: usize) -> Setup {
 }
 
 /// Epochs of [`trained_numbers`].
-pub const TRAINED_EPOCHS: usize = 8;
+pub const TRAINED_EPOCHS: usize = 10;
 
 /// A run of `config/tiny.json` trained for [`TRAINED_EPOCHS`] epochs on 20,000 synthetic
 /// number pairs, shared by the tests that need a model that learned something.

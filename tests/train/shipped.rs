@@ -48,12 +48,15 @@ fn the_shipped_model_scores_on_the_tatoeba_test_pairs_what_its_readme_says() {
         stdout(&output)
     );
     let beam = recorded["beam"].to_string();
-    // Scoring writes beside the model: score a copy.
+    // Scoring writes beside the model: score a copy of its files (an `eval/` folder that
+    // an earlier `eval --run models/eng-por` left there is not part of it).
     let model = dir.path().join("eng-por");
     std::fs::create_dir(&model).expect("created");
     for entry in std::fs::read_dir(shipped()).expect("models/eng-por") {
         let entry = entry.expect("an entry");
-        std::fs::copy(entry.path(), model.join(entry.file_name())).expect("copied");
+        if entry.file_type().expect("a file type").is_file() {
+            std::fs::copy(entry.path(), model.join(entry.file_name())).expect("copied");
+        }
     }
     let json = eval_json(dir.path(), &model, &pairs, &["--beam", &beam]);
     for (index, metric) in ["bleu", "chrf"].into_iter().enumerate() {
