@@ -14,9 +14,7 @@ use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{
-    AccuracyMetric, LearningRateMetric, LossMetric, Metric, PerplexityMetric,
-};
+use burn::train::metric::{LearningRateMetric, LossMetric, Metric};
 use burn::train::renderer::MetricsRenderer;
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::{
@@ -24,10 +22,9 @@ use burn::train::{
     StoppingCondition, SupervisedTraining,
 };
 
-use super::metrics::{GuardedLoss, TokensPerSecond, ValidationBleu};
+use super::metrics::{GuardedLoss, Perplexity, TokenAccuracy, TokensPerSecond, ValidationBleu};
 use super::renderer::{PlainRenderer, TeeRenderer};
 use super::step::TrainingModel;
-use crate::data::tokenizer::PAD_ID;
 use crate::run::{RunDir, Selection, TrainingConfig};
 
 /// The name of `selection`'s metric in Burn's logs.
@@ -90,7 +87,6 @@ pub fn with_metrics(
     interrupter: &Interrupter,
     failure: &Arc<Mutex<Option<String>>>,
 ) -> SupervisedTraining<TrainingModel> {
-    let pad = PAD_ID as usize;
     supervised
         .metric_train_numeric(GuardedLoss::new(
             "training",
@@ -103,8 +99,8 @@ pub fn with_metrics(
             failure.clone(),
         ))
         .metrics((
-            AccuracyMetric::new().with_pad_token(pad),
-            PerplexityMetric::new().with_pad_token(pad),
+            TokenAccuracy::default(),
+            Perplexity::default(),
             TokensPerSecond::default(),
         ))
         .metric_train_numeric(LearningRateMetric::new())

@@ -1,18 +1,19 @@
-//! The metrics Burn does not have: the loss with a guard against NaN and infinity, the speed
-//! in target tokens per second, and sacreBLEU's corpus BLEU of translated validation
-//! sentences.
+//! The metrics Burn does not have: the loss with a guard against NaN and infinity, token
+//! accuracy and perplexity from the loss's own sums, the speed in target tokens per second,
+//! and sacreBLEU's corpus BLEU of translated validation sentences.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::tensor::TensorReadError;
 use burn::train::Interrupter;
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
     LossInput, LossMetric, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric,
-    NumericAttributes, NumericEntry, SerializedEntry,
+    NumericAttributes, NumericEntry, SerializedEntry, format_float,
 };
 
-use super::step::{DecodedSample, TokenCount};
+use super::step::{DecodedSample, TokenCount, TokenSums};
 use crate::data::tokenizer::SubwordTokenizer;
 use crate::eval::sacrebleu::BleuStats;
 
@@ -99,6 +100,191 @@ impl Numeric for GuardedLoss {
 
     fn final_value(&self) -> NumericEntry {
         self.loss.final_value()
+    }
+}
+
+impl TokenSums {
+    /// `(Σ −log p_y, right predictions, real tokens)`, read from the device.
+    fn read(&self) -> Result<(f64, f64, usize), TensorReadError> {
+        match self.0.clone().try_into_vec_as::<f64>()?[..] {
+            [negative_log_p, right, tokens] => Ok((negative_log_p, right, tokens as usize)),
+            ref other => unreachable!("token sums hold 3 values, not {}", other.len()),
+        }
+    }
+}
+
+/// The share of real target tokens (labels that are not `<pad>`) that the model ranks first,
+/// in %, teacher-forced: the entries of Burn's `AccuracyMetric` with a padding token, under
+/// its name, from [`TokenSums`] instead of a second pass over the logits.
+#[derive(Clone)]
+pub struct TokenAccuracy {
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl Default for TokenAccuracy {
+    fn default() -> Self {
+        Self {
+            name: Arc::new("Accuracy".to_string()),
+            state: NumericMetricState::new(),
+        }
+    }
+}
+
+impl TokenAccuracy {
+    fn format(&self) -> FormatOptions {
+        FormatOptions::new(self.name.clone()).unit("%").precision(2)
+    }
+}
+
+impl Metric for TokenAccuracy {
+    type Input = TokenSums;
+
+    fn update(
+        &mut self,
+        input: &TokenSums,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        let (_, right, tokens) = input.read()?;
+        self.state.update(100.0 * right / tokens as f64, tokens);
+        Ok(self.state.compute_update(self.format()))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.state.compute_final(self.format()))
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: Some("%".to_string()),
+            higher_is_better: true,
+        }
+        .into()
+    }
+}
+
+impl Numeric for TokenAccuracy {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
+
+/// Perplexity `exp(Σ −log p_y / n)` over the `n` real target tokens, teacher-forced: of the
+/// last batch, and of the epoch from the epoch's sums. The entries of Burn's
+/// `PerplexityMetric` with a padding token, under its name, from [`TokenSums`] instead of a
+/// log-softmax of the logits.
+#[derive(Clone)]
+pub struct Perplexity {
+    name: MetricName,
+    negative_log_p: f64,
+    tokens: usize,
+    batch: f64,
+    batch_tokens: usize,
+}
+
+impl Default for Perplexity {
+    fn default() -> Self {
+        Self {
+            name: Arc::new("Perplexity".to_string()),
+            negative_log_p: 0.0,
+            tokens: 0,
+            batch: f64::NAN,
+            batch_tokens: 0,
+        }
+    }
+}
+
+impl Perplexity {
+    fn of_batch(&self) -> NumericEntry {
+        NumericEntry::Aggregated {
+            aggregated_value: self.batch,
+            count: self.batch_tokens,
+        }
+    }
+
+    fn epoch(&self) -> f64 {
+        (self.negative_log_p / self.tokens as f64).exp()
+    }
+
+    fn entry(&self, value: NumericEntry) -> SerializedEntry {
+        SerializedEntry::new(
+            format!(
+                "epoch {} - batch {}",
+                format_float(self.epoch(), 2),
+                format_float(self.batch, 2)
+            ),
+            value.serialize(),
+        )
+    }
+}
+
+impl Metric for Perplexity {
+    type Input = TokenSums;
+
+    fn update(
+        &mut self,
+        input: &TokenSums,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        let (negative_log_p, _, tokens) = input.read()?;
+        self.negative_log_p += negative_log_p;
+        self.tokens += tokens;
+        self.batch = (negative_log_p / tokens as f64).exp();
+        self.batch_tokens = tokens;
+        Ok(self.entry(self.of_batch()))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.entry(self.final_value()))
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: None,
+            higher_is_better: false,
+        }
+        .into()
+    }
+}
+
+impl Numeric for Perplexity {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.of_batch())
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Aggregated {
+            aggregated_value: self.epoch(),
+            count: self.tokens,
+        })
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        NumericEntry::Final(self.epoch())
     }
 }
 

@@ -3,11 +3,11 @@
 //! also greedy-decodes the sentences of the BLEU sample.
 
 use burn::module::Module;
-use burn::tensor::{Int, Tensor};
-use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput, PerplexityInput};
+use burn::tensor::Tensor;
+use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
-use super::loss::label_smoothed_cross_entropy;
+use super::loss::{SmoothedLoss, label_smoothed_cross_entropy};
 use crate::data::batch::TranslationBatch;
 use crate::data::tokenizer::PAD_ID;
 use crate::model::Transformer;
@@ -31,7 +31,8 @@ impl TrainingModel {
         }
     }
 
-    /// Logits for every target position and their loss against the labels.
+    /// The loss of the logits for every target position against the labels, and the sums
+    /// the token metrics need.
     pub fn forward(&self, batch: TrainingBatch) -> TranslationOutput {
         let TrainingBatch {
             batch,
@@ -42,16 +43,15 @@ impl TrainingModel {
             .transformer
             .forward(batch.src, batch.tgt_in, &batch.masks);
         let [batch_size, tgt_len, vocab] = logits.dims();
-        let loss = label_smoothed_cross_entropy(
-            logits.clone().reshape([batch_size * tgt_len, vocab]),
-            batch.labels.clone().reshape([batch_size * tgt_len]),
+        let SmoothedLoss { loss, token_sums } = label_smoothed_cross_entropy(
+            logits.reshape([batch_size * tgt_len, vocab]),
+            batch.labels.reshape([batch_size * tgt_len]),
             self.label_smoothing,
             PAD_ID,
         );
         TranslationOutput {
             loss,
-            logits,
-            labels: batch.labels,
+            token_sums,
             target_tokens,
             sample: DecodedSample::default(),
         }
@@ -132,24 +132,13 @@ impl InferenceStep for TrainingModel {
 pub struct TranslationOutput {
     /// The mean loss per real target token, `[1]`.
     pub loss: Tensor<1>,
-    /// Next-token logits `[batch, tgt_len, vocab]`.
-    pub logits: Tensor<3>,
-    /// The tokens to predict `[batch, tgt_len]`.
-    pub labels: Tensor<2, Int>,
+    /// `[Σ −log p_y, Σ [the label is the most likely token], n]` over the `n` real target
+    /// tokens ([`SmoothedLoss::token_sums`]).
+    pub token_sums: Tensor<1>,
     /// Labels that are not `<pad>`.
     pub target_tokens: usize,
     /// Translations for the validation BLEU.
     pub sample: DecodedSample,
-}
-
-impl TranslationOutput {
-    fn flat(&self) -> (Tensor<2>, Tensor<1, Int>) {
-        let [batch_size, tgt_len, vocab] = self.logits.dims();
-        (
-            self.logits.clone().reshape([batch_size * tgt_len, vocab]),
-            self.labels.clone().reshape([batch_size * tgt_len]),
-        )
-    }
 }
 
 impl ItemLazy for TranslationOutput {
@@ -157,8 +146,7 @@ impl ItemLazy for TranslationOutput {
         self.loss.device().flush()?;
         Ok(Self {
             loss: self.loss.without_autodiff(),
-            logits: self.logits.without_autodiff(),
-            labels: self.labels.without_autodiff(),
+            token_sums: self.token_sums.without_autodiff(),
             target_tokens: self.target_tokens,
             sample: self.sample,
         })
@@ -171,17 +159,12 @@ impl Adaptor<LossInput> for TranslationOutput {
     }
 }
 
-impl Adaptor<AccuracyInput> for TranslationOutput {
-    fn adapt(&self) -> AccuracyInput {
-        let (logits, labels) = self.flat();
-        AccuracyInput::new(logits, labels)
-    }
-}
+/// The per-token sums of a step, for token accuracy and perplexity.
+pub struct TokenSums(pub Tensor<1>);
 
-impl Adaptor<PerplexityInput> for TranslationOutput {
-    fn adapt(&self) -> PerplexityInput {
-        let (logits, labels) = self.flat();
-        PerplexityInput::new(logits, labels)
+impl Adaptor<TokenSums> for TranslationOutput {
+    fn adapt(&self) -> TokenSums {
+        TokenSums(self.token_sums.clone())
     }
 }
 

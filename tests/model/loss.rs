@@ -1,11 +1,13 @@
 //! The label-smoothed cross-entropy of §5.4 equals Burn's own `CrossEntropyLoss` with
-//! smoothing and a padding token, in value and in gradient.
+//! smoothing and a padding token, in value and in gradient; the sums it gives the accuracy and
+//! perplexity metrics equal Burn's log-softmax and arg-max of the same logits.
 
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 use transformer_mt::train::loss::label_smoothed_cross_entropy;
 
-use crate::common::{max_abs_diff, normal};
+use crate::common::{max_abs_diff, normal, values};
 
 const VOCAB: usize = 11;
 const PAD: u32 = 0;
@@ -22,7 +24,7 @@ fn label_smoothed_cross_entropy_equals_burns_loss_and_gradient() {
     device.seed(3);
     for epsilon in [0.0, 0.1, 0.35] {
         let logits = normal([12, VOCAB], &device).mul_scalar(3.0).require_grad();
-        let ours = label_smoothed_cross_entropy(logits.clone(), labels(&device), epsilon, PAD);
+        let ours = label_smoothed_cross_entropy(logits.clone(), labels(&device), epsilon, PAD).loss;
         let burns = CrossEntropyLossConfig::new()
             .with_pad_tokens(Some(vec![PAD as usize]))
             .with_smoothing((epsilon > 0.0).then_some(epsilon as f32))
@@ -51,6 +53,69 @@ fn uniform_predictions_cost_ln_2() {
     let device = crate::shared::device();
     let logits = Tensor::<2>::zeros([2, 2], &device);
     let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
-    let loss = label_smoothed_cross_entropy(logits, labels, 0.1, 7).into_scalar::<f32>();
+    let loss = label_smoothed_cross_entropy(logits, labels, 0.1, 7)
+        .loss
+        .into_scalar::<f32>();
     assert!((loss - std::f32::consts::LN_2).abs() < 1e-6, "{loss}");
+}
+
+/// `token_sums` against what Burn's `PerplexityMetric` and `AccuracyMetric` compute from the
+/// logits: `−log p_y` from `log_softmax`, a right prediction where `argmax` is the label, over
+/// the nine real labels. Every other row's label gets a large logit, so that some predictions
+/// are right and some wrong.
+#[test]
+fn token_sums_equal_the_log_softmax_and_argmax_of_the_logits() {
+    let device = crate::shared::device();
+    device.seed(5);
+    let ints = |tensor: Tensor<1, Int>| -> Vec<i64> {
+        tensor
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec()
+            .expect("ids")
+    };
+    let ids = ints(labels(&device));
+    let boost: Vec<f32> = (0..12 * VOCAB)
+        .map(|i| {
+            let (row, column) = (i / VOCAB, i % VOCAB);
+            if row % 2 == 0 && column as i64 == ids[row] {
+                6.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let logits = normal([12, VOCAB], &device).mul_scalar(2.0)
+        + Tensor::from_data(TensorData::new(boost, [12, VOCAB]), &device);
+
+    let sums =
+        values(label_smoothed_cross_entropy(logits.clone(), labels(&device), 0.1, PAD).token_sums);
+    let log_p = values(log_softmax(logits.clone(), 1));
+    let argmax = ints(logits.argmax(1).reshape([12]));
+    let real = |(_, id): &(usize, &i64)| **id != PAD as i64;
+    let negative_log_p: f32 = ids
+        .iter()
+        .enumerate()
+        .filter(real)
+        .map(|(row, &id)| -log_p[row * VOCAB + id as usize])
+        .sum();
+    let right = ids
+        .iter()
+        .enumerate()
+        .filter(real)
+        .filter(|&(row, &id)| argmax[row] == id)
+        .count();
+
+    assert!(
+        (1..9).contains(&right),
+        "{right} of 9 right: the test needs right and wrong predictions"
+    );
+    assert_eq!(sums.len(), 3, "{sums:?}");
+    assert!(
+        (sums[0] - negative_log_p).abs() < 1e-4 * negative_log_p,
+        "Σ −log p_y {} against {negative_log_p}",
+        sums[0]
+    );
+    assert_eq!(sums[1], right as f32, "right predictions");
+    assert_eq!(sums[2], 9.0, "real tokens");
 }
