@@ -46,6 +46,7 @@ pub fn label_smoothed_cross_entropy(
         .clone()
         .gather(1, labels.clone().reshape([tokens, 1]));
     let real = labels.not_equal_elem(pad as i64).float();
+    let real_tokens = real.clone().sum();
 
     let negative_log_p =
         (log_sum_exp.clone().detach() - of_label.clone().detach()).reshape([tokens]);
@@ -59,7 +60,7 @@ pub fn label_smoothed_cross_entropy(
         vec![
             (negative_log_p * real.clone()).sum(),
             (right * real.clone()).sum(),
-            real.clone().sum(),
+            real_tokens.clone(),
         ],
         0,
     );
@@ -71,7 +72,7 @@ pub fn label_smoothed_cross_entropy(
     }
     .reshape([tokens]);
     SmoothedLoss {
-        loss: (per_token * real.clone()).sum() / real.sum(),
+        loss: (per_token * real).sum() / real_tokens,
         token_sums,
     }
 }
