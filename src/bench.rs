@@ -170,6 +170,7 @@ pub fn measure_training(backend: Backend, runs: Runs) -> anyhow::Result<TrainFig
             src,
             tgt_in,
             labels,
+            label_positions: Tensor::arange(0..(BATCH * LEN) as i64, &device),
         },
         target_tokens: BATCH * LEN,
         dropout_seed: None,

@@ -113,6 +113,9 @@ pub struct TranslationBatch {
     pub tgt_in: Tensor<2, Int>,
     /// What the decoder must predict `[batch, tgt_len]`: the target then `</s>`.
     pub labels: Tensor<2, Int>,
+    /// The positions of `labels` that are not `<pad>`, as indices `row · tgt_len + t` into
+    /// the flattened labels `[batch · tgt_len]`: the only positions that need logits.
+    pub label_positions: Tensor<1, Int>,
     /// The padding of `src` and `tgt_in`.
     pub masks: PaddingMasks,
 }
@@ -173,11 +176,20 @@ impl Batcher<Vec<EncodedPair>, TranslationBatch> for TranslationBatcher {
         let src = padded_to(&src_rows, multiple, device);
         let tgt_in = padded_to(&tgt_in_rows, multiple, device);
         let labels = padded_to(&label_rows, multiple, device);
+        let [_, tgt_len] = labels.dims();
+        let positions: Vec<i64> = label_rows
+            .iter()
+            .enumerate()
+            .flat_map(|(row, ids)| (0..ids.len()).map(move |t| (row * tgt_len + t) as i64))
+            .collect();
+        let count = positions.len();
+        let label_positions = Tensor::from_data(TensorData::new(positions, [count]), device);
         let masks = PaddingMasks::from_tokens(src.clone(), tgt_in.clone(), PAD_ID as usize);
         TranslationBatch {
             src,
             tgt_in,
             labels,
+            label_positions,
             masks,
         }
     }

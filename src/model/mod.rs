@@ -34,4 +34,4 @@ pub use attention::{
     MultiHeadAttention, MultiHeadAttentionConfig, fused_attention, scaled_dot_product_attention,
 };
 pub use mask::{AttentionMask, PaddingMasks};
-pub use transformer::{AttentionWeights, ConfigError, Transformer, TransformerConfig};
+pub use transformer::{AttentionWeights, ConfigError, LabelLogits, Transformer, TransformerConfig};

@@ -2,12 +2,17 @@
 //! smoothing and a padding token, in value and in gradient; the sums it gives the accuracy and
 //! perplexity metrics equal Burn's log-softmax and arg-max of the same logits.
 
+use burn::data::dataloader::batcher::Batcher;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
+use transformer_mt::data::batch::{EncodedPair, TranslationBatcher};
+use transformer_mt::data::tokenizer::PAD_ID;
+use transformer_mt::model::TransformerConfig;
 use transformer_mt::train::loss::label_smoothed_cross_entropy;
+use transformer_mt::train::step::{TrainingBatch, TrainingModel};
 
-use crate::common::{max_abs_diff, normal, values};
+use crate::common::{max_abs_diff, normal, small_config, values};
 
 const VOCAB: usize = 11;
 const PAD: u32 = 0;
@@ -118,4 +123,98 @@ fn token_sums_equal_the_log_softmax_and_argmax_of_the_logits() {
     );
     assert_eq!(sums[1], right as f32, "right predictions");
     assert_eq!(sums[2], 9.0, "real tokens");
+}
+
+/// A training step's loss takes logits at the real target positions only, and `z_y` and
+/// `mean(z)` from the generator's weights: it equals the loss of `Transformer::forward`'s full
+/// logits, padding masked, in value and in the gradients of the generator, the embeddings and
+/// a decoder layer, with a separate generator (weights and biases) and with tied embeddings.
+#[test]
+fn the_training_loss_equals_the_loss_of_the_full_logits() {
+    let device = crate::shared::device().autodiff();
+    let pairs: Vec<EncodedPair> = [(5, 3), (2, 6), (4, 4)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(source, target))| EncodedPair {
+            source: (0..source).map(|t| 3 + ((i + 2 * t) % 20) as u32).collect(),
+            target: (0..target)
+                .map(|t| 3 + ((5 * i + 3 * t) % 20) as u32)
+                .collect(),
+        })
+        .collect();
+    let target_tokens = pairs.iter().map(|p| p.target.len() + 1).sum();
+    for tied in [false, true] {
+        device.seed(11);
+        let config = if tied {
+            TransformerConfig::new(23, 23).with_tie_embeddings(true)
+        } else {
+            small_config()
+        };
+        let transformer = config
+            .with_d_model(16)
+            .with_n_heads(4)
+            .with_d_ff(32)
+            .with_n_encoder_layers(2)
+            .with_n_decoder_layers(2)
+            .with_dropout(0.0)
+            .init(&device)
+            .expect("a valid configuration");
+        let batch = TranslationBatcher::default().batch(vec![pairs.clone()], &device);
+        let ours = TrainingModel::new(transformer.clone(), 0.1)
+            .forward(TrainingBatch {
+                batch: batch.clone(),
+                target_tokens,
+                dropout_seed: None,
+                bleu_references: Vec::new(),
+            })
+            .loss;
+        let logits = transformer.forward(batch.src, batch.tgt_in, &batch.masks);
+        let [rows, len, vocab] = logits.dims();
+        let full = label_smoothed_cross_entropy(
+            logits.reshape([rows * len, vocab]),
+            batch.labels.reshape([rows * len]),
+            0.1,
+            PAD_ID,
+        )
+        .loss;
+        let difference = max_abs_diff(ours.clone().inner(), full.clone().inner());
+        assert!(
+            difference < 1e-5,
+            "tied {tied}: losses differ by {difference}"
+        );
+
+        let (our_grads, full_grads) = (ours.backward(), full.backward());
+        let mut weights = vec![
+            (
+                "target embedding",
+                transformer.tgt_embedding.as_ref().map_or_else(
+                    || transformer.src_embedding.table.weight.val(),
+                    |embedding| embedding.table.weight.val(),
+                ),
+            ),
+            (
+                "decoder feed-forward",
+                transformer.decoder.layers[1].feed_forward.w_1.weight.val(),
+            ),
+        ];
+        if let Some(generator) = &transformer.generator {
+            weights.push(("generator weight", generator.weight.val()));
+        }
+        for (name, weight) in weights {
+            let ours = weight.grad(&our_grads).expect("a gradient");
+            let full = weight.grad(&full_grads).expect("a gradient");
+            let difference = max_abs_diff(ours, full);
+            assert!(
+                difference < 1e-6,
+                "tied {tied}: gradients of the {name} differ by {difference}"
+            );
+        }
+        if let Some(generator) = &transformer.generator {
+            let bias = generator.bias.as_ref().expect("a bias").val();
+            let ours = bias.grad(&our_grads).expect("a gradient");
+            let full = bias.grad(&full_grads).expect("a gradient");
+            let difference = max_abs_diff(ours, full);
+            assert!(difference < 1e-6, "generator biases differ by {difference}");
+        }
+    }
 }
