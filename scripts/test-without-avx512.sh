@@ -46,7 +46,7 @@ patched() {
 
 # `cfg(avx512)` guards the AVX-512 level of macerator's dispatch: make it never hold.
 macerator=$(patched macerator build.rs \
-    's/avx512: { all(target_arch = "x86_64", feature = "avx512") }/avx512: { all(target_arch = "x86_64", not(target_arch = "x86_64")) } \/\/ never-avx512/' 1)
+    's/avx512: { all(target_arch = "x86_64", feature = "avx512") },/avx512: { all(target_arch = "x86_64", not(target_arch = "x86_64")) }, \/\/ never-avx512/' 1)
 # gemm chooses its real and complex AVX-512 kernels where the processor reports `avx512f`.
 gemm_common=$(patched gemm-common src/gemm.rs \
     's/if $crate::feature_detected!("avx512f") {/if false { \/\/ never-avx512/' 2)
