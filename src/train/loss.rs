@@ -6,7 +6,8 @@ use burn::tensor::{Int, Tensor};
 
 use crate::model::LabelLogits;
 
-/// What [`label_smoothed_cross_entropy`] computes for one batch.
+/// What [`smoothed_cross_entropy`] (and [`label_smoothed_cross_entropy`]) computes for one
+/// batch.
 pub struct SmoothedLoss {
     /// The mean smoothed cross-entropy per real target token, `[1]`: what training minimises.
     pub loss: Tensor<1>,
