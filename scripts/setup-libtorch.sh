@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds ./libtorch-cpu from PyTorch's pip wheel: the CPU libtorch that the `tch`
-# feature links against (torch-sys 0.22 expects PyTorch 2.9.0). No zip download and
-# no Python at build time; `.cargo/config.toml` points LIBTORCH here.
+# Builds libtorch from PyTorch's pip wheel into $LIBTORCH, or ./libtorch-cpu where LIBTORCH is
+# unset (where `.cargo/config.toml` points it): the CPU libtorch that the `tch` feature links
+# against (torch-sys 0.22 expects PyTorch 2.9.0). No zip download and no Python at build time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dest=libtorch-cpu
+dest=${LIBTORCH:-libtorch-cpu}
+mkdir -p "$(dirname "$dest")"
 [ -f "$dest/lib/libtorch_cpu.so" ] && exit 0
 
 wheels=$(mktemp -d)

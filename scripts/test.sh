@@ -9,6 +9,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Where the time went, printed at the end whether the run passed or failed.
+timings=()
+phase_start=$SECONDS
+phase_done() {
+    timings+=("$(printf '%-9s %5d s' "$1" $((SECONDS - phase_start)))")
+    phase_start=$SECONDS
+}
+report() {
+    echo "scripts/test.sh, time by phase:"
+    printf '  %s\n' "${timings[@]}"
+    echo "  total     $(printf '%5d' "$SECONDS") s"
+}
+trap report EXIT
+
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for package in mesa-vulkan-drivers libvulkan1 chromium chromium-driver; do
@@ -21,6 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 bash scripts/setup-libtorch.sh
+phase_done installs
 # Vulkan's loader wants a runtime directory; a private one keeps it quiet on a headless machine.
 if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
     XDG_RUNTIME_DIR=$(mktemp -d)
@@ -35,4 +50,6 @@ RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver)
 CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 cargo test --release --all-features --all-targets --no-run
+phase_done build
 cargo test --release --all-features
+phase_done tests
