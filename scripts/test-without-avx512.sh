@@ -11,7 +11,7 @@
 # target directory of its own, and runs the tests that train: the same assertions must hold
 # on both paths.
 #
-# Usage: bash scripts/test-without-avx512.sh [cargo test arguments, default: --test train]
+# Usage: bash scripts/test-without-avx512.sh [cargo test arguments, default: -- train::]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +51,7 @@ macerator=$(patched macerator build.rs \
 gemm_common=$(patched gemm-common src/gemm.rs \
     's/if $crate::feature_detected!("avx512f") {/if false { \/\/ never-avx512/' 2)
 
-[ $# -gt 0 ] || set -- --test train
+[ $# -gt 0 ] || set -- -- train::
 # The patches rewrite Cargo.lock's entries: put the repository's back afterwards.
 cp Cargo.lock "$target/Cargo.lock.orig"
 trap 'cp "$target/Cargo.lock.orig" Cargo.lock' EXIT

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::common::{run_in, stderr, stdout, write};
+use super::common::{run_in, stderr, stdout, write};
 
 /// Runs `data prepare` in `dir` with `args` and returns (status, last line of stderr).
 fn prepare(dir: &Path, args: &[&str]) -> (Option<i32>, String) {

@@ -9,7 +9,7 @@ use transformer_mt::data::fetch::fetch;
 use transformer_mt::data::{DataConfig, corpus_files};
 use zip::write::SimpleFileOptions;
 
-use crate::common::{run_in, stderr, stdout};
+use super::common::{run_in, stderr, stdout};
 
 const POR_TXT: &str = "Go.\tVai.\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM) & #872851 (alexmarcelo)\n\
 Hi.\tOi.\tCC-BY 2.0 (France) Attribution: tatoeba.org #538123 (CM) & #872856 (alexmarcelo)\n";

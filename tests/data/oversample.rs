@@ -8,7 +8,7 @@ use transformer_mt::data::batch::EncodedPair;
 use transformer_mt::data::split::SplitConfig;
 use transformer_mt::data::{DataConfig, prepare};
 
-use crate::common::{run_in, stderr, stdout, write};
+use super::common::{run_in, stderr, stdout, write};
 
 /// `count` lines `"{word} {i}\t{word}-pt {i}"`.
 fn lines(word: &str, count: usize) -> String {

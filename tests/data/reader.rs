@@ -4,7 +4,7 @@ use transformer_mt::data::corpus::{
     CorpusError, Direction, ReadOptions, SkipReason, normalize, read_corpus,
 };
 
-use crate::common::{pair, write};
+use super::common::{pair, write};
 
 const OPTIONS: ReadOptions = ReadOptions {
     direction: Direction::EnPt,

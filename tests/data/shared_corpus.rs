@@ -7,7 +7,7 @@ use transformer_mt::data::corpus::{Direction, ReadOptions, SkipReason, read_corp
 use transformer_mt::data::split::{SplitConfig, split};
 use transformer_mt::data::{DataConfig, Vocabularies};
 
-use crate::common::shared_data;
+use super::common::shared_data;
 
 #[test]
 fn the_shared_corpus_reads_splits_tokenizes_and_batches() {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use transformer_mt::data::split::{Part, SplitConfig, split};
 
-use crate::common::pair;
+use super::common::pair;
 
 fn numbered(count: usize) -> Vec<transformer_mt::data::corpus::Pair> {
     (0..count)

@@ -6,7 +6,7 @@ use transformer_mt::model::dropout::{Dropout, DropoutConfig};
 use transformer_mt::model::mask::{causal_mask, padding_mask};
 use transformer_mt::model::{AttentionMask, fused_attention, scaled_dot_product_attention};
 
-use crate::common::{device, ids, max_abs_diff, normal, tensor, values};
+use super::common::{device, ids, max_abs_diff, normal, tensor, values};
 
 fn no_dropout() -> Dropout {
     DropoutConfig::new(0.0).init()

@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use transformer_mt::backend::Backend;
 use transformer_mt::model::PaddingMasks;
 
-use crate::common::{PAD, batch, max_abs_diff, small_config};
+use super::common::{PAD, batch, max_abs_diff, small_config};
 
 /// Builds one model on `reference`, copies it to `other`, and compares their logits.
 fn check_agreement(reference: Backend, other: Backend) {
@@ -39,11 +39,11 @@ fn ndarray_and_flex_agree() {
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_agrees_with_the_cpu() {
-    check_agreement(crate::common::cpu_backend(), Backend::Wgpu);
+    check_agreement(super::common::cpu_backend(), Backend::Wgpu);
 }
 
 #[cfg(feature = "tch")]
 #[test]
 fn tch_agrees_with_the_cpu() {
-    check_agreement(crate::common::cpu_backend(), Backend::Tch);
+    check_agreement(super::common::cpu_backend(), Backend::Tch);
 }

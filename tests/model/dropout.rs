@@ -7,7 +7,7 @@ use transformer_mt::backend::Backend;
 use transformer_mt::data::random::SplitMix64;
 use transformer_mt::model::dropout::{DropoutConfig, host_mask};
 
-use crate::common::{device, values};
+use super::common::{device, values};
 
 /// The mask's threshold and kept value for keeping probability 0.9: t = round(0.9 · 2¹⁶) =
 /// 58982, kept values 2¹⁶ / t.
@@ -122,7 +122,7 @@ fn dropout_zeroes_p_of_the_values_and_scales_the_rest_on_the_cpu() {
 
 #[test]
 fn dropout_behaves_alike_on_every_other_backend() {
-    let cpu = crate::common::cpu_backend();
+    let cpu = super::common::cpu_backend();
     for backend in Backend::runnable() {
         if backend != cpu {
             check_layer(&backend.device().expect("runnable"));

@@ -6,7 +6,7 @@ use transformer_mt::data::tokenizer::{BOS_ID, EOS_ID};
 use transformer_mt::model::{AttentionMask, PaddingMasks, Transformer, TransformerConfig};
 use transformer_mt::translate::search::{BeamOptions, Decoding, beam_search, greedy};
 
-use crate::common::{PAD, device, ids, max_abs_diff, small_config};
+use super::common::{PAD, device, ids, max_abs_diff, small_config};
 
 /// Two source sentences, the second padded.
 fn sources() -> Tensor<2, Int> {
@@ -141,7 +141,7 @@ fn log_prob(
         tgt: tgt_in.clone().equal_elem(-1),
     };
     let log_probs = log_softmax(model.forward(src, tgt_in, &masks), 2);
-    let values = crate::common::values(log_probs);
+    let values = super::common::values(log_probs);
     let vocab = values.len() / labels.len();
     labels
         .iter()

@@ -12,7 +12,7 @@ use transformer_mt::model::TransformerConfig;
 use transformer_mt::train::loss::label_smoothed_cross_entropy;
 use transformer_mt::train::step::{TrainingBatch, TrainingModel};
 
-use crate::common::{max_abs_diff, normal, small_config, values};
+use super::common::{max_abs_diff, normal, small_config, values};
 
 const VOCAB: usize = 11;
 const PAD: u32 = 0;

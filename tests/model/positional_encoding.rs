@@ -2,7 +2,7 @@
 
 use transformer_mt::model::positional_encoding::{PositionalEncodingConfig, sinusoid_table};
 
-use crate::common::{device, max_abs_diff, tensor, values};
+use super::common::{device, max_abs_diff, tensor, values};
 
 #[test]
 fn table_equals_the_formula_at_chosen_positions() {

@@ -19,7 +19,7 @@ use transformer_mt::model::encoder::EncoderLayer;
 use transformer_mt::model::mask::causal_mask;
 use transformer_mt::model::{AttentionMask, MultiHeadAttention, MultiHeadAttentionConfig};
 
-use crate::common::{device, max_abs_diff, normal, small_config};
+use super::common::{device, max_abs_diff, normal, small_config};
 
 const TOLERANCE: f32 = 1e-5;
 

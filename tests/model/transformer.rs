@@ -7,7 +7,7 @@ use burn::tensor::{Int, Tensor};
 use transformer_mt::model::{ConfigError, PaddingMasks, Transformer, TransformerConfig};
 use transformer_mt::run::RunConfig;
 
-use crate::common::{PAD, batch, device, ids, max_abs_diff, normal, small_config, values};
+use super::common::{PAD, batch, device, ids, max_abs_diff, normal, small_config, values};
 
 fn field_of(result: Result<(), ConfigError>) -> &'static str {
     result.expect_err("the configuration is invalid").field

@@ -1,5 +1,5 @@
 //! What every test binary needs: the pure-Rust CPU backend that single-backend tests run on.
-//! Each binary includes this file with `#[path = "../shared/mod.rs"] mod shared;`.
+//! Every module of `tests/suite.rs` reaches it as `crate::shared`.
 
 use burn::tensor::Device;
 use transformer_mt::backend::Backend;

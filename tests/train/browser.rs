@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::serve::{Server, client, post_json};
+use super::serve::{Server, client, post_json};
 
 /// A `chromedriver` on a free port, killed when dropped.
 struct Driver {

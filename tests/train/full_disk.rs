@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{
+use super::common::{
     Setup, command, copy_model, path, run_in, setup, stderr, stdout, train, train_args,
     trained_numbers,
 };

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{
+use super::common::{
     Setup, command, copy_model, path, run_in, setup, small_run, stderr, stdout, train, train_args,
 };
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use transformer_mt::run::dir::lock_directory;
 
-use crate::common::{
+use super::common::{
     Setup, command, copy_model, path, run_in, setup, stderr, train, train_args, trained_numbers,
 };
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{command, path, run_in, small_run, stderr, stdout};
+use super::common::{command, path, run_in, small_run, stderr, stdout};
 
 /// A server of a run, on a free loopback port, killed when dropped.
 pub struct Server {

@@ -20,7 +20,5 @@ mod odd_places;
 mod readers;
 mod resume;
 mod serve;
-#[path = "../shared/mod.rs"]
-mod shared;
 mod shipped;
 mod translate;

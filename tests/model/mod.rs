@@ -1,5 +1,5 @@
 //! Tests of the model against hand-worked values, Burn's own `burn::nn` modules and the
-//! properties the paper states. One binary: Burn links once.
+//! properties the paper states.
 
 mod attention;
 mod backends;
@@ -9,6 +9,4 @@ mod incremental;
 mod loss;
 mod positional_encoding;
 mod reference;
-#[path = "../shared/mod.rs"]
-mod shared;
 mod transformer;

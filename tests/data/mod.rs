@@ -6,8 +6,6 @@ mod common;
 mod fetch;
 mod oversample;
 mod reader;
-#[path = "../shared/mod.rs"]
-mod shared;
 mod shared_corpus;
 mod split;
 mod synthetic;
