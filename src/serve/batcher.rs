@@ -135,6 +135,10 @@ fn work(translator: &Translator, queue: &Receiver<Job>, batching: Batching) {
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
+        tracing::info!(
+            "decoding a batch: {sentences} sentences from {} requests",
+            jobs.len()
+        );
         // A panic in the model fails this batch's requests (their reply channels are
         // dropped, and the default hook logs it), not the server.
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| run(translator, jobs)));

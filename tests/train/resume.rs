@@ -2,6 +2,7 @@
 //! loss curve of a run that never stopped; a run killed before its first checkpoint starts
 //! again; one process at a time trains a run; a resume with another configuration is refused.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -9,6 +10,70 @@ use std::time::{Duration, Instant};
 use super::common::*;
 
 const EPOCHS: usize = 3;
+
+/// The progress lines a training run prints, up to their batch count: `epoch 2/3 · train
+/// 40 % (12/30 batches)` or `epoch 2/3 · valid done (8 batches)`. A run resumed after epoch
+/// `e` prints again, from epoch `e + 1`, the same lines as a run never stopped.
+fn progress_events(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|line| line.starts_with("epoch "))
+        .filter_map(|line| {
+            line.find(" batches)")
+                .map(|end| line[..end + 9].to_string())
+        })
+        .filter(|event| is_deterministic(event))
+        .collect()
+}
+
+/// Whether a progress line comes at a fixed batch: the first, the end of a split, or the
+/// first batch of each tenth. The renderer also writes a line after a minute of silence,
+/// wherever a slow machine happens to be then: those are not events a test can wait for.
+fn is_deterministic(event: &str) -> bool {
+    if event.contains(" done (") {
+        return true;
+    }
+    let Some(counts) = event
+        .rsplit_once('(')
+        .and_then(|(_, counts)| counts.strip_suffix(" batches)"))
+        .and_then(|counts| counts.split_once('/'))
+    else {
+        return false;
+    };
+    let (Ok(done), Ok(total)) = (counts.0.parse::<usize>(), counts.1.parse::<usize>()) else {
+        return false;
+    };
+    done == 1 || 10 * done / total > 10 * (done - 1) / total
+}
+
+/// Runs the binary with `args` until it prints a line starting with `event`, then SIGKILLs
+/// it there: the kill lands by construction, at a moment the program itself announced.
+/// Panics, with the process's standard error, when it ends without printing the event.
+fn kill_at_event(dir: &Path, args: &[&str], event: &str) {
+    let errors = tempfile::NamedTempFile::new_in(dir).expect("a file for standard error");
+    let mut child = command(dir, args)
+        .stdout(Stdio::piped())
+        .stderr(errors.reopen().expect("reopened"))
+        .spawn()
+        .expect("the binary starts");
+    let lines = BufReader::new(child.stdout.take().expect("piped"));
+    let mut printed = Vec::new();
+    for line in lines.lines() {
+        let line = line.expect("UTF-8 standard output");
+        if line.starts_with(event) {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+            return;
+        }
+        printed.push(line);
+    }
+    let status = child.wait().expect("reaped");
+    panic!(
+        "{args:?} ended ({status}) without printing {event:?}:\n{}\n{}",
+        printed.join("\n"),
+        std::fs::read_to_string(errors.path()).unwrap_or_default()
+    );
+}
 
 /// Curves equal to 1e-4, epoch by epoch, training and validation.
 fn assert_same_curve(a: &[(f64, f64)], b: &[(f64, f64)], what: &str) {
@@ -28,9 +93,14 @@ fn stopped_or_killed_and_resumed_runs_match_an_uninterrupted_one() {
     let epochs = EPOCHS.to_string();
 
     let whole = dir.path().join("whole");
-    train(dir.path(), &config, &data, &whole, &["--epochs", &epochs]);
+    let output = train(dir.path(), &config, &data, &whole, &["--epochs", &epochs]);
     let reference = loss_curve(&whole, EPOCHS);
     assert!(reference[2].1 < reference[0].1, "{reference:?}");
+    let epoch_2: Vec<String> = progress_events(&stdout(&output))
+        .into_iter()
+        .filter(|event| event.starts_with(&format!("epoch 2/{EPOCHS} · train ")))
+        .filter(|event| !event.contains(" done ("))
+        .collect();
 
     // Stopped after one epoch, resumed with the same configuration file and more epochs.
     let stopped = dir.path().join("stopped");
@@ -55,26 +125,13 @@ fn stopped_or_killed_and_resumed_runs_match_an_uninterrupted_one() {
 
     // Killed with SIGKILL in the middle of epoch 2, then resumed with the run's own config.
     let killed = dir.path().join("killed");
-    let mut child = command(
+    kill_at_event(
         dir.path(),
         &train_args(&config, &data, &killed, &["--epochs", &epochs]),
-    )
-    .stdout(std::process::Stdio::null())
-    .spawn()
-    .expect("the binary starts");
-    let first = killed.join("checkpoint/scheduler-1.bpk");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !first.exists() {
-        assert!(Instant::now() < deadline, "no checkpoint after 5 minutes");
-        assert!(
-            child.try_wait().expect("waitable").is_none(),
-            "finished before the kill"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(700));
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+        &epoch_2[epoch_2.len() / 2],
+    );
+    assert!(killed.join("checkpoint/scheduler-1.bpk").exists());
+    assert!(!killed.join("checkpoint/scheduler-2.bpk").exists());
     assert!(!killed.join("model.bpk").exists(), "killed before the end");
     let resume = run_in(
         dir.path(),
@@ -93,67 +150,54 @@ fn stopped_or_killed_and_resumed_runs_match_an_uninterrupted_one() {
     );
 }
 
-/// SIGKILLed at 10 moments drawn at random (seeded) within half the time a whole run takes —
-/// while it prepares its data, trains a step, validates, or writes a checkpoint or
-/// `model.bpk` — and resumed after each, a run ends with the loss curve of the run that was
+/// SIGKILLed at 10 moments drawn at random (seeded) among the progress lines of a whole run —
+/// while it trains a step, right after a split ends (while it validates, or writes a
+/// checkpoint) — and resumed after each, a run ends with the loss curve of the run that was
 /// never stopped, and every checkpoint it keeps and its `model.bpk` load.
 #[test]
 fn killed_at_ten_random_moments_and_resumed_ends_as_if_never_stopped() {
     use transformer_mt::data::random::SplitMix64;
+    const KILLS: usize = 10;
     let Setup { dir, data, config } = setup(1500, 512);
     let epochs = EPOCHS.to_string();
 
     let whole = dir.path().join("whole");
-    let started = Instant::now();
-    train(dir.path(), &config, &data, &whole, &["--epochs", &epochs]);
-    let span = started.elapsed().as_millis() as u64;
+    let output = train(dir.path(), &config, &data, &whole, &["--epochs", &epochs]);
     let reference = loss_curve(&whole, EPOCHS);
+    let events = progress_events(&stdout(&output));
+    assert!(
+        events.len() >= 2 * KILLS,
+        "{} progress lines: too few to draw {KILLS} kills from",
+        events.len()
+    );
+
+    // Which events to kill at, drawn with the seed: distinct, in the order the run meets them.
+    let mut rng = SplitMix64::new(18);
+    let mut drawn = Vec::new();
+    while drawn.len() < KILLS {
+        let index = (rng.next_u64() % events.len() as u64) as usize;
+        if !drawn.contains(&index) {
+            drawn.push(index);
+        }
+    }
+    drawn.sort_unstable();
 
     let run = dir.path().join("killed");
     let fresh = train_args(&config, &data, &run, &["--epochs", &epochs]);
     let resume = ["train", "--run", path(&run), "--resume"];
-    let mut rng = SplitMix64::new(18);
-    let mut kills = 0;
-    while kills < 10 {
-        // A kill that lands after `model.bpk` is written, while the process exits, finds a
-        // complete run: resuming it would be refused as having no epoch left.
-        if run.join("model.bpk").exists() {
-            break;
-        }
-        let args: &[&str] = match run.join("config.json").exists() {
-            true => &resume,
-            false => &fresh,
-        };
-        let mut child = command(dir.path(), args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        // Within half a whole run: most moments fall before the next checkpoint, some after,
-        // so that the run moves on, slowly, through every part of an epoch.
-        let moment = Duration::from_millis(rng.next_u64() % (span / 2));
-        let deadline = Instant::now() + moment;
-        while Instant::now() < deadline && child.try_wait().expect("waitable").is_none() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if let Some(status) = child.try_wait().expect("waitable") {
-            // Finished before its moment came: the run is complete.
-            let output = child.wait_with_output().expect("reaped");
-            assert!(status.success(), "{}", stderr(&output));
-            break;
-        }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
-        kills += 1;
+    for (kill, &index) in drawn.iter().enumerate() {
+        // A run resumes from the epoch after its last whole checkpoint, so it prints every
+        // later event again: each one drawn comes, in a first start or a resume.
+        let args: &[&str] = if kill == 0 { &fresh } else { &resume };
+        kill_at_event(dir.path(), args, &events[index]);
+        assert!(
+            !run.join("model.bpk").exists(),
+            "kill {kill} at {:?} came after the export",
+            events[index]
+        );
     }
-    if !run.join("model.bpk").exists() {
-        let output = run_in(dir.path(), &resume);
-        assert!(output.status.success(), "{}", stderr(&output));
-    }
-    assert!(
-        kills >= 5,
-        "only {kills} kills landed: the run is too short to test"
-    );
+    let output = run_in(dir.path(), &resume);
+    assert!(output.status.success(), "{}", stderr(&output));
     assert_same_curve(&reference, &loss_curve(&run, EPOCHS), "killed and resumed");
 
     // Killed after its last checkpoint, before exporting its weights: a resume exports them.
@@ -285,7 +329,7 @@ fn kill_before_first_checkpoint(mut child: Child, run: &Path) {
 fn a_second_writer_is_refused_and_a_run_killed_before_its_first_checkpoint_resumes() {
     let Setup { dir, data, config } = setup(4000, 512);
     let run = dir.path().join("run");
-    let child = start_long_training(dir.path(), &config, &data, &run);
+    let mut child = start_long_training(dir.path(), &config, &data, &run);
 
     let holder = format!(
         "{} is being trained by process {}",
@@ -293,7 +337,6 @@ fn a_second_writer_is_refused_and_a_run_killed_before_its_first_checkpoint_resum
         child.id()
     );
     for extra in [&["--resume"][..], &[]] {
-        let started = Instant::now();
         let output = run_in(dir.path(), &train_args(&config, &data, &run, extra));
         assert_eq!(
             output.status.code(),
@@ -304,8 +347,10 @@ fn a_second_writer_is_refused_and_a_run_killed_before_its_first_checkpoint_resum
         let message = stderr(&output);
         assert_eq!(message.lines().count(), 1, "{message}");
         assert!(message.contains(&holder), "{extra:?}: {message}");
+        // The holder trains 50 epochs: had the second writer waited for the lock, it would
+        // have returned only after the holder ended.
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            child.try_wait().expect("waitable").is_none(),
             "{extra:?}: the second writer waited for the lock"
         );
     }

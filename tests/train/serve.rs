@@ -424,7 +424,8 @@ fn bad_requests_are_4xx_json_errors_and_the_server_goes_on() {
 #[test]
 fn sigterm_finishes_the_requests_in_flight_then_stops() {
     let run = small_run();
-    let server = Server::start(run, &[]);
+    let mut server = Server::start(run, &[]);
+    let mut log = BufReader::new(server.child.stderr.take().expect("piped"));
     let translate = format!("{}/v1/translate", server.url);
     let sentences: Vec<String> = (0..200)
         .map(|n| format!("{n} thousand seven hundred and {}", n + 11))
@@ -436,7 +437,14 @@ fn sigterm_finishes_the_requests_in_flight_then_stops() {
             answered.store(true, Ordering::SeqCst);
             answer
         });
-        std::thread::sleep(Duration::from_millis(300));
+        // The signal comes once the model thread has taken the request: in flight, by the
+        // server's own word.
+        let mut line = String::new();
+        while !line.contains("decoding a batch: 200 sentences") {
+            line.clear();
+            let read = log.read_line(&mut line).expect("the log");
+            assert!(read > 0, "the server's log ended before the batch started");
+        }
         // SAFETY: a signal to the child process this test started.
         let sent = unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
         assert_eq!(sent, 0);
@@ -452,7 +460,6 @@ fn sigterm_finishes_the_requests_in_flight_then_stops() {
         200
     );
 
-    let mut server = server;
     let deadline = Instant::now() + Duration::from_secs(60);
     let exit = loop {
         if let Some(status) = server.child.try_wait().expect("waitable") {
@@ -462,9 +469,7 @@ fn sigterm_finishes_the_requests_in_flight_then_stops() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
-    let mut log = String::new();
-    std::io::Read::read_to_string(server.child.stderr.as_mut().expect("piped"), &mut log)
-        .expect("the log");
+    let log = std::io::read_to_string(log).expect("the log");
     assert!(
         log.contains("POST /v1/translate 200 sentences=200"),
         "{log}"
