@@ -28,14 +28,19 @@ fn eval_and_attention<'a>(run: &'a Path, pictures: &'a Path) -> [Vec<&'a str>; 2
     ]
 }
 
+/// Rounds of reading, each once the writer has begun a new epoch: files replaced between them.
+const ROUNDS: usize = 3;
+
 #[test]
 fn infer_eval_attention_and_average_read_a_run_while_it_trains() {
     let Setup { dir, data, config } = setup(1500, 512);
     let run = dir.path().join("run");
     train(dir.path(), &config, &data, &run, &["--epochs", "1"]);
+    // Far more epochs than the rounds need: the writer is still training at every round, and
+    // is killed after the last.
     let mut writer = command(
         dir.path(),
-        &train_args(&config, &data, &run, &["--epochs", "6", "--resume"]),
+        &train_args(&config, &data, &run, &["--epochs", "100", "--resume"]),
     )
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null())
@@ -44,11 +49,24 @@ fn infer_eval_attention_and_average_read_a_run_while_it_trains() {
 
     let pictures = dir.path().join("pictures");
     let [eval, attention] = eval_and_attention(&run, &pictures);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut rounds = 0;
-    while writer.try_wait().expect("waitable").is_none() {
-        assert!(Instant::now() < deadline, "training ran over 10 minutes");
-        let averaged = dir.path().join(format!("average-{rounds}"));
+    for round in 0..ROUNDS {
+        // Round r starts once epoch r + 2 has begun: the epoch before it ended, and was
+        // checkpointed, since the round before.
+        let epoch = run.join(format!("train/epoch-{}", round + 2));
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while !epoch.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "no epoch {} after 10 minutes",
+                round + 2
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            writer.try_wait().expect("waitable").is_none(),
+            "training ended before round {round}"
+        );
+        let averaged = dir.path().join(format!("average-{round}"));
         let readers: [Vec<&str>; 4] = [
             vec!["infer", "--run", path(&run), "seven"],
             eval.clone(),
@@ -67,19 +85,18 @@ fn infer_eval_attention_and_average_read_a_run_while_it_trains() {
             let output = run_in(dir.path(), args);
             assert!(
                 output.status.success(),
-                "{} while training, round {rounds}: {}",
+                "{} while training, round {round}: {}",
                 args[0],
                 stderr(&output)
             );
         }
-        rounds += 1;
-        std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(writer.wait().expect("reaped").success(), "training failed");
     assert!(
-        rounds >= 2,
-        "only {rounds} rounds of reading while it trained"
+        writer.try_wait().expect("waitable").is_none(),
+        "training ended before the last round had read"
     );
+    writer.kill().expect("SIGKILL");
+    writer.wait().expect("reaped");
     let after = run_in(dir.path(), &["infer", "--run", path(&run), "seven"]);
     assert!(after.status.success(), "{}", stderr(&after));
 }
