@@ -230,7 +230,7 @@ pub struct SearchArgs {
     /// α of the length penalty ((5 + length) / 6)^α; 0 ranks by log-probability alone.
     #[arg(long, default_value_t = SearchSettings::DEFAULT_ALPHA)]
     pub length_penalty: f64,
-    /// Longest translation in tokens (at most the model's max_len - 1).
+    /// Longest translation in tokens (at most twice the model's max_len, less one).
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Sentences decoded together.

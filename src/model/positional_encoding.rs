@@ -48,6 +48,20 @@ pub struct PositionalEncoding {
 }
 
 impl PositionalEncoding {
+    /// The same encoding computed for positions `0..max_len`: the sinusoids are defined at
+    /// every position, so a model may read sequences longer than those it was built for
+    /// (paper §3.5: the sinusoid "may allow the model to extrapolate to sequence lengths
+    /// longer than the ones encountered during training").
+    pub fn with_max_len(self, max_len: usize) -> Self {
+        let [_, d_model] = self.table.dims();
+        let device = self.table.device();
+        let table = sinusoid_table(max_len, d_model);
+        Self {
+            table: Tensor::from_data(TensorData::new(table, [max_len, d_model]), &device),
+            dropout: self.dropout,
+        }
+    }
+
     /// `dropout(x + PE[0..len])` for `x` of shape `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.forward_from(x, 0)

@@ -385,6 +385,13 @@ impl Transformer {
         }
     }
 
+    /// The same model with positions `0..max_len` encoded, for sequences longer than those it
+    /// was built for: no weight changes, only the constant sinusoid table.
+    pub fn with_max_len(mut self, max_len: usize) -> Self {
+        self.positional_encoding = self.positional_encoding.with_max_len(max_len);
+        self
+    }
+
     /// Longest sequence the model has positions for.
     pub fn max_len(&self) -> usize {
         let [max_len, _] = self.positional_encoding.table.dims();

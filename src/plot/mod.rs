@@ -272,7 +272,7 @@ pub fn sentence_weights(
         .remove(0);
     let mut target_ids = vec![BOS_ID];
     target_ids.extend(&translation.tokens);
-    target_ids.truncate(translator.max_len());
+    target_ids.truncate(translator.positions());
 
     let device = translator.device();
     let src = padded(std::slice::from_ref(&source_ids), device);

@@ -114,7 +114,7 @@ fn translate_file(
         _ => ProgressBar::hidden(),
     };
     let mut reader = BufReader::new(file);
-    let mut cut = CutLines::new(translator.max_len());
+    let mut cut = CutLines::new(translator.positions());
     let mut block: Vec<String> = Vec::with_capacity(BLOCK_LINES);
     let mut bytes = Vec::new();
     let mut first_index = 0;

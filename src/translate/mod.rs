@@ -29,7 +29,7 @@ pub struct SearchSettings {
     pub alpha: f64,
     /// Translations returned per sentence.
     pub n_best: usize,
-    /// Longest translation in tokens; at most the model's `max_len - 1`.
+    /// Longest translation in tokens; at most the translator's `positions - 1`.
     pub max_tokens: usize,
     /// Cached or recomputed decoding.
     pub decoding: Decoding,
@@ -40,8 +40,9 @@ pub struct SearchSettings {
 impl SearchSettings {
     /// Beam size unless told otherwise.
     pub const DEFAULT_BEAM: usize = 4;
-    /// α of the length penalty unless told otherwise: Marian's and Hugging Face's.
-    pub const DEFAULT_ALPHA: f64 = 0.6;
+    /// α of the length penalty unless told otherwise: the best BLEU of a grid on the news dev
+    /// set and the Tatoeba validation pairs together (`docs/recipe.md`).
+    pub const DEFAULT_ALPHA: f64 = 1.4;
     /// Sentences decoded together unless told otherwise.
     pub const DEFAULT_BATCH_SIZE: usize = 64;
 
@@ -164,12 +165,30 @@ pub struct Translation {
     pub tokens: Vec<u32>,
 }
 
+/// How many times its training length (`data.max_len`) a model translates: sources and
+/// translations up to that many tokens, extrapolated by the sinusoidal positions, instead of
+/// cut at the training length. 2× covers every sentence of the news dev set and its reference
+/// (at most 146 source tokens for the shipped model's 100 positions); `docs/recipe.md` has
+/// what it changed there.
+pub const POSITIONS_PER_TRAINED: usize = 2;
+
+/// The longest translation searched for a source of `len` tokens, unless `--max-len` or the
+/// positions say less: 1.5 × len + 10 (a batch takes its longest source's). Every reference of
+/// the news dev set fits (its target tokens are 1.07× the source's on average), and a model
+/// looping on text unlike its training stops there: with the positions alone, 10 of the
+/// 1,997 news sentences ran on to 150 tokens or more (`docs/recipe.md`).
+pub fn output_limit(len: usize) -> usize {
+    len + len / 2 + 10
+}
+
 /// A trained model with its tokenizer, ready to translate.
 pub struct Translator {
     model: Transformer,
     vocabularies: Vocabularies,
-    /// Longest sequence the model has positions for.
+    /// Longest sequence the model trained on, `data.max_len`.
     max_len: usize,
+    /// Longest sequence it translates: [`POSITIONS_PER_TRAINED`] × `max_len`.
+    positions: usize,
     /// Width of the model's vectors.
     d_model: usize,
     device: Device,
@@ -205,11 +224,13 @@ impl Translator {
         let model = config
             .init(&device)
             .map_err(|e| anyhow!("{}: {e}", run.model_config_path().display()))?;
-        let model = weights::load(model, &weights)?;
+        let positions = config.max_len * POSITIONS_PER_TRAINED;
+        let model = weights::load(model, &weights)?.with_max_len(positions);
         Ok(Self {
             model,
             vocabularies,
             max_len: config.max_len,
+            positions,
             d_model: config.d_model,
             device,
         })
@@ -230,9 +251,14 @@ impl Translator {
         &self.device
     }
 
-    /// Longest sequence the model has positions for.
+    /// Longest sequence the model trained on, `data.max_len`.
     pub fn max_len(&self) -> usize {
         self.max_len
+    }
+
+    /// Longest source, and longest translation with `<s>`, it translates.
+    pub fn positions(&self) -> usize {
+        self.positions
     }
 
     /// Width of the model's vectors, `d_model`.
@@ -240,12 +266,13 @@ impl Translator {
         self.d_model
     }
 
-    /// Source ids of each sentence (trimmed), cut to the model's `max_len`.
+    /// Source ids of each sentence (trimmed), cut to the [`positions`](Self::positions) it
+    /// translates.
     pub fn encode<S: AsRef<str>>(&self, sentences: &[S]) -> anyhow::Result<Sources> {
         let mut sources = Sources {
             ids: Vec::with_capacity(sentences.len()),
             cut: Vec::new(),
-            max_len: self.max_len,
+            max_len: self.positions,
         };
         for (i, sentence) in sentences.iter().enumerate() {
             let sentence = sentence.as_ref().trim();
@@ -254,9 +281,9 @@ impl Translator {
                 .source
                 .encode(sentence)
                 .with_context(|| format!("cannot tokenize {sentence:?}"))?;
-            if ids.len() > self.max_len {
+            if ids.len() > self.positions {
                 sources.cut.push(i);
-                ids.truncate(self.max_len);
+                ids.truncate(self.positions);
             }
             sources.ids.push(ids);
         }
@@ -277,7 +304,7 @@ impl Translator {
         let mut results: Vec<Vec<Translation>> = vec![Vec::new(); sources.len()];
         let max_tokens = settings
             .max_tokens
-            .min(self.max_len.saturating_sub(1))
+            .min(self.positions.saturating_sub(1))
             .max(1);
         for chunk in order.chunks(settings.batch_size.max(1)) {
             let (empty, nonempty): (Vec<usize>, Vec<usize>) =
@@ -291,6 +318,8 @@ impl Translator {
             }
             if !nonempty.is_empty() {
                 let rows: Vec<Vec<u32>> = nonempty.iter().map(|&i| sources[i].clone()).collect();
+                let longest = rows.iter().map(Vec::len).max().unwrap_or(0);
+                let max_tokens = max_tokens.min(output_limit(longest));
                 let src = padded(&rows, &self.device);
                 let found: Vec<Vec<Hypothesis>> = if settings.beam <= 1 {
                     greedy(&self.model, src, 0, max_tokens, settings.decoding)

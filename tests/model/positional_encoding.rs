@@ -63,3 +63,30 @@ fn longer_than_max_len_is_refused() {
         .init(&device);
     encoding.forward(tensor(vec![0.0; 5 * 8], [1, 5, 8], &device));
 }
+
+/// Extended to more positions (as translation extends a trained model), the encoding keeps
+/// its first rows, follows the formula past them, and reads the sequence it refused before.
+#[test]
+fn extended_to_more_positions_it_follows_the_formula() {
+    let device = device();
+    let (max_len, longer, d_model) = (4, 12, 8);
+    let encoding = PositionalEncodingConfig::new(d_model)
+        .with_max_len(max_len)
+        .with_dropout(0.0)
+        .init(&device);
+    let short = values(encoding.table.clone());
+    let extended = encoding.with_max_len(longer);
+    assert_eq!(extended.table.dims(), [longer, d_model]);
+    let table = values(extended.table.clone());
+    assert_eq!(table[..max_len * d_model], short[..]);
+    // Worked by hand: position 10, columns 0 and 1 are sin(10) and cos(10); columns 2 and 3
+    // have the angle 10 / 10000^(2/8) = 1.
+    let row = &table[10 * d_model..11 * d_model];
+    assert!((row[0] - -0.544_021_1).abs() < 1e-6, "{row:?}");
+    assert!((row[1] - -0.839_071_5).abs() < 1e-6, "{row:?}");
+    assert!((row[2] - 0.841_470_96).abs() < 1e-6, "{row:?}");
+    assert!((row[3] - 0.540_302_3).abs() < 1e-6, "{row:?}");
+    let zeros = tensor(vec![0.0; 5 * d_model], [1, 5, d_model], &device);
+    let out = values(extended.forward(zeros));
+    assert_eq!(out[..], table[..5 * d_model]);
+}

@@ -408,7 +408,7 @@ fn bad_requests_are_4xx_json_errors_and_the_server_goes_on() {
     assert_eq!(answer["cut"], json!([1]));
     let warning = answer["warning"].as_str().expect("a warning");
     assert!(
-        warning.contains("longer than the model's 64 positions"),
+        warning.contains("longer than the model's 128 positions"),
         "{warning}"
     );
 

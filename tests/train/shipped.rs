@@ -58,7 +58,13 @@ fn the_shipped_model_scores_on_the_tatoeba_test_pairs_what_its_readme_says() {
             std::fs::copy(entry.path(), model.join(entry.file_name())).expect("copied");
         }
     }
-    let json = eval_json(dir.path(), &model, &pairs, &["--beam", &beam]);
+    let alpha = recorded["length_penalty"].to_string();
+    let json = eval_json(
+        dir.path(),
+        &model,
+        &pairs,
+        &["--beam", &beam, "--length-penalty", &alpha],
+    );
     for (index, metric) in ["bleu", "chrf"].into_iter().enumerate() {
         let score = json[index]["score"].as_f64().expect("a score");
         let expected = recorded[metric].as_f64().expect("a recorded score");

@@ -51,10 +51,17 @@ fn an_over_long_line_is_cut_with_a_warning() {
     assert!(output.status.success(), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(
-        message.contains("warning: line 1 is longer than the model's 64 positions"),
+        message.contains("warning: line 1 is longer than the model's 128 positions"),
         "{message}"
     );
     assert_eq!(stdout(&output).lines().count(), 2);
+
+    // Longer than the 64 positions the model trained on, within the 128 it translates: whole.
+    let longer = vec!["seven hundred"; 40].join(" ");
+    let output = infer(&["--beam", "2"], &format!("{longer}\n"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 1);
 
     // Many over-long lines of a file are one warning that counts them and names the first.
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -69,7 +76,7 @@ fn an_over_long_line_is_cut_with_a_warning() {
     assert_eq!(message.lines().count(), 1, "{message}");
     assert!(
         message.contains(
-            "warning: 7 lines are longer than the model's 64 positions (lines 1, 3, 4, 5, 7, …)"
+            "warning: 7 lines are longer than the model's 128 positions (lines 1, 3, 4, 5, 7, …)"
         ),
         "{message}"
     );
