@@ -185,10 +185,9 @@ pub fn output_limit(len: usize) -> usize {
 pub struct Translator {
     model: Transformer,
     vocabularies: Vocabularies,
-    /// Longest sequence the model trained on, `data.max_len`.
+    /// Longest sequence the model trained on, `data.max_len`; the model itself has
+    /// [`POSITIONS_PER_TRAINED`] times as many positions.
     max_len: usize,
-    /// Longest sequence it translates: [`POSITIONS_PER_TRAINED`] × `max_len`.
-    positions: usize,
     /// Width of the model's vectors.
     d_model: usize,
     device: Device,
@@ -224,13 +223,12 @@ impl Translator {
         let model = config
             .init(&device)
             .map_err(|e| anyhow!("{}: {e}", run.model_config_path().display()))?;
-        let positions = config.max_len * POSITIONS_PER_TRAINED;
-        let model = weights::load(model, &weights)?.with_max_len(positions);
+        let model =
+            weights::load(model, &weights)?.with_max_len(config.max_len * POSITIONS_PER_TRAINED);
         Ok(Self {
             model,
             vocabularies,
             max_len: config.max_len,
-            positions,
             d_model: config.d_model,
             device,
         })
@@ -258,7 +256,7 @@ impl Translator {
 
     /// Longest source, and longest translation with `<s>`, it translates.
     pub fn positions(&self) -> usize {
-        self.positions
+        self.model.max_len()
     }
 
     /// Width of the model's vectors, `d_model`.
@@ -269,10 +267,11 @@ impl Translator {
     /// Source ids of each sentence (trimmed), cut to the [`positions`](Self::positions) it
     /// translates.
     pub fn encode<S: AsRef<str>>(&self, sentences: &[S]) -> anyhow::Result<Sources> {
+        let positions = self.positions();
         let mut sources = Sources {
             ids: Vec::with_capacity(sentences.len()),
             cut: Vec::new(),
-            max_len: self.positions,
+            max_len: positions,
         };
         for (i, sentence) in sentences.iter().enumerate() {
             let sentence = sentence.as_ref().trim();
@@ -281,9 +280,9 @@ impl Translator {
                 .source
                 .encode(sentence)
                 .with_context(|| format!("cannot tokenize {sentence:?}"))?;
-            if ids.len() > self.positions {
+            if ids.len() > positions {
                 sources.cut.push(i);
-                ids.truncate(self.positions);
+                ids.truncate(positions);
             }
             sources.ids.push(ids);
         }
@@ -304,7 +303,7 @@ impl Translator {
         let mut results: Vec<Vec<Translation>> = vec![Vec::new(); sources.len()];
         let max_tokens = settings
             .max_tokens
-            .min(self.positions.saturating_sub(1))
+            .min(self.positions().saturating_sub(1))
             .max(1);
         for chunk in order.chunks(settings.batch_size.max(1)) {
             let (empty, nonempty): (Vec<usize>, Vec<usize>) =

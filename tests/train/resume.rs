@@ -19,8 +19,8 @@ fn progress_events(stdout: &str) -> Vec<String> {
         .lines()
         .filter(|line| line.starts_with("epoch "))
         .filter_map(|line| {
-            line.find(" batches)")
-                .map(|end| line[..end + 9].to_string())
+            let end = " batches)";
+            line.find(end).map(|at| line[..at + end.len()].to_string())
         })
         .filter(|event| is_deterministic(event))
         .collect()
