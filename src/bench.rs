@@ -175,6 +175,7 @@ pub fn measure_training(backend: Backend, runs: Runs) -> anyhow::Result<TrainFig
         target_tokens: BATCH * LEN,
         dropout_seed: None,
         bleu_references: Vec::new(),
+        set: 0,
     };
     let mut model = Some(model);
     let mut step = || {

@@ -188,6 +188,11 @@ pub struct TrainArgs {
     /// the engine but is no faster. Each step takes one batch per device.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub devices: u16,
+    /// Pair files validated whole after every epoch, each a validation set of its own beside
+    /// the held-out part of each corpus file (e.g. ../shared/data/ntrex128.eng-por.dev.tsv);
+    /// instead of the configuration's `data.valid`.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub valid: Vec<PathBuf>,
 }
 
 /// The arguments of `curves`.
@@ -542,6 +547,7 @@ fn train(args: TrainArgs, backend: Backend) -> anyhow::Result<()> {
         &TrainOptions {
             config: args.run.config,
             data: args.run.data,
+            valid: args.valid,
             run: args.run.run,
             epochs: args.epochs,
             resume: args.resume,
@@ -592,6 +598,12 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
         data.dropped_long,
         config.data.max_len
     );
+    let sets: Vec<String> = data
+        .valid
+        .iter()
+        .map(|set| format!("{} {}", set.name, set.pairs.len()))
+        .collect();
+    println!("validation sets (pairs): {}", sets.join(", "));
     if data.oversampled > 0 {
         let files: Vec<String> = config
             .data

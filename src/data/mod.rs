@@ -40,6 +40,10 @@ pub struct DataConfig {
     /// `files`; a file not read (other pairs given with `--data`) is left out. Validation and
     /// test pairs are never repeated. Default: none.
     pub oversample: BTreeMap<PathBuf, usize>,
+    /// Pair files validated whole, each a validation set of its own beside the held-out part
+    /// of each of `files` (`["../shared/data/ntrex128.eng-por.dev.tsv"]`); never trained on.
+    /// Default: none.
+    pub valid: Vec<PathBuf>,
     /// Where the corpus is downloaded from when none of `files` exists. Default: the
     /// ManyThings.org export of the Tatoeba English–Portuguese pairs.
     pub url: String,
@@ -70,6 +74,7 @@ impl Default for DataConfig {
         Self {
             files: vec![PathBuf::from("data/eng-por.tsv")],
             oversample: BTreeMap::new(),
+            valid: Vec::new(),
             url: fetch::DEFAULT_URL.to_string(),
             download_to: PathBuf::from(fetch::DEFAULT_OUTPUT),
             direction: Direction::EnPt,
@@ -240,8 +245,9 @@ pub struct Prepared {
     pub train: Vec<EncodedPair>,
     /// Training pairs added by `data.oversample`.
     pub oversampled: usize,
-    /// The encoded validation pairs, long ones dropped.
-    pub valid: Vec<EncodedPair>,
+    /// The validation sets, encoded, long pairs dropped, empty ones left out: the held-out
+    /// part of each corpus file, then each of `data.valid`.
+    pub valid: Vec<ValidSet>,
     /// Training and validation pairs dropped for needing over `max_len` positions.
     pub dropped_long: usize,
     /// How long each stage took: reading, splitting, tokenizer training, encoding.
@@ -270,6 +276,7 @@ pub fn prepare(
     let (pairs, report) = read_corpus(files, config.read_options())?;
     lap("read and normalise");
     let repeats = repeats(config, files, &report, &pairs);
+    let valid_origins = valid_origins(&config.split, &report, &pairs);
     let splits = split(pairs, &config.split);
     if splits.train.is_empty() {
         bail!("no pair is left for training after the split: lower data.split's fractions");
@@ -289,10 +296,25 @@ pub fn prepare(
     lap("train the tokenizer");
     let mut train = vocabularies.encode(&splits.train)?;
     let oversampled = oversample(&mut train, &splits.train, &repeats);
-    let mut valid = vocabularies.encode(&splits.valid)?;
+    let names = set_names(files.iter().chain(&config.valid));
+    let mut by_file = vec![Vec::new(); files.len()];
+    for pair in &splits.valid {
+        by_file[valid_origins[pair]].push(pair.clone());
+    }
+    for path in &config.valid {
+        by_file.push(read_corpus(std::slice::from_ref(path), config.read_options())?.0);
+    }
+    let mut valid = Vec::with_capacity(names.len());
+    for (name, pairs) in names.into_iter().zip(by_file) {
+        let pairs = vocabularies.encode(&pairs)?;
+        valid.push(ValidSet { name, pairs });
+    }
     lap("encode train and valid");
-    let dropped_long =
-        drop_long(&mut train, config.max_len) + drop_long(&mut valid, config.max_len);
+    let mut dropped_long = drop_long(&mut train, config.max_len);
+    for set in &mut valid {
+        dropped_long += drop_long(&mut set.pairs, config.max_len);
+    }
+    valid.retain(|set| !set.pairs.is_empty());
     Ok(Prepared {
         report,
         splits,
@@ -303,6 +325,57 @@ pub fn prepare(
         dropped_long,
         timings,
     })
+}
+
+/// A validation set: the held-out part of one corpus file, or a file validated whole.
+#[derive(Clone, Debug)]
+pub struct ValidSet {
+    /// Its name in the metrics (`BLEU tatoeba`): the file's name up to its first dot.
+    pub name: String,
+    /// Its pairs, encoded.
+    pub pairs: Vec<EncodedPair>,
+}
+
+/// The validation sets' names of `files`, in order: each file's name up to its first dot
+/// (`tatoeba` for `../shared/data/tatoeba.eng-por.tsv`, `stdin` for `-`), with `-2`, `-3`…
+/// after a name already taken.
+pub fn set_names<'a>(files: impl IntoIterator<Item = &'a PathBuf>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for file in files {
+        let stem = match file.to_str() {
+            Some(corpus::STDIN) => "stdin".to_string(),
+            _ => file
+                .file_name()
+                .map(|name| name.to_string_lossy())
+                .and_then(|name| name.split('.').next().map(str::to_string))
+                .filter(|stem| !stem.is_empty())
+                .unwrap_or_else(|| "set".to_string()),
+        };
+        let mut name = stem.clone();
+        let mut copy = 1;
+        while names.contains(&name) {
+            copy += 1;
+            name = format!("{stem}-{copy}");
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// The file (its index among those read) of each pair that the split holds out for
+/// validation: the first file holding it, as the split keeps the first of duplicates.
+fn valid_origins(split: &SplitConfig, report: &ReadReport, pairs: &[Pair]) -> HashMap<Pair, usize> {
+    let mut origins = HashMap::new();
+    let mut start = 0;
+    for (file, &count) in report.pairs_per_file.iter().enumerate() {
+        for pair in &pairs[start..start + count] {
+            if split.part_of(&pair.source) == split::Part::Valid {
+                origins.entry(pair.clone()).or_insert(file);
+            }
+        }
+        start += count;
+    }
+    origins
 }
 
 /// How many times each pair of an oversampled file among `files` is to be seen, by pair.

@@ -327,13 +327,14 @@ impl RunDir {
     }
 
     /// The epoch value of metric `name` (`Loss`, `Accuracy`, ...) on `split` (`train` or
-    /// `valid`), as the learner logged it: the last line of the epoch's log, `value,final`.
+    /// `valid`), as the learner logged it: the last line of the epoch's log, `value,final`, in
+    /// the file Burn names after the metric with `_` for each space (`BLEU_tatoeba.log`).
     pub fn epoch_metric(&self, split: &str, epoch: usize, name: &str) -> Option<f64> {
         let path = self
             .path
             .join(split)
             .join(format!("epoch-{epoch}"))
-            .join(format!("{name}.log"));
+            .join(format!("{}.log", name.replace(' ', "_")));
         let text = std::fs::read_to_string(path).ok()?;
         let last = text.lines().rev().find(|line| !line.trim().is_empty())?;
         last.strip_suffix(",final")?.parse().ok()

@@ -14,4 +14,4 @@ pub mod weights;
 
 pub use config::RunConfig;
 pub use dir::{RunDir, RunLock, RunState};
-pub use training::{Selection, TrainingConfig};
+pub use training::{Selection, TrainingConfig, Watched};

@@ -40,8 +40,10 @@ pub struct TrainingConfig {
     /// the same every epoch. 0 turns BLEU off. Default: 200.
     pub bleu_sample: usize,
     /// The validation metric that picks the best checkpoint (exported to `model.bpk`) and
-    /// that early stopping watches: `"loss"` (lowest) or `"bleu"` (highest; needs
-    /// `bleu_sample`). Default: `"loss"`.
+    /// that early stopping watches: over all validation sets, `"loss"` (lowest),
+    /// `"perplexity"` (lowest) or `"bleu"` (highest; needs `bleu_sample`); or over one set,
+    /// `"perplexity:SET"` or `"bleu:SET"` (`"bleu:ntrex128"`), a set named as the metrics name
+    /// it. Default: `"loss"`.
     pub select_by: Selection,
     /// A trained run (a name under `artifacts/`, or a directory such as `models/eng-por`)
     /// whose weights and tokenizer this run starts from, with a fresh optimiser and schedule:
@@ -51,23 +53,90 @@ pub struct TrainingConfig {
     pub init_from: Option<PathBuf>,
 }
 
-/// The validation metric that decides which epoch is best.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Selection {
-    /// The lowest validation loss.
+/// The validation metric that decides which epoch is best: a [`Watched`] metric over all
+/// validation sets, or over the one named. Written as in `training.select_by`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Selection {
+    /// The metric.
+    pub metric: Watched,
+    /// The validation set it is taken over; `None`: all of them.
+    pub set: Option<String>,
+}
+
+/// A validation metric an epoch can be chosen by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Watched {
+    /// The label-smoothed loss: lowest is best.
     #[default]
     Loss,
-    /// The highest validation BLEU.
+    /// Perplexity, `exp` of the cross-entropy without smoothing: lowest is best.
+    Perplexity,
+    /// Corpus BLEU of the greedy translations of the BLEU sample: highest is best.
     Bleu,
 }
 
 impl Selection {
-    /// How reports name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Selection::Loss => "loss",
-            Selection::Bleu => "BLEU",
+    /// The validation loss over all sets.
+    pub const LOSS: Selection = Selection {
+        metric: Watched::Loss,
+        set: None,
+    };
+
+    /// How reports name it: `loss`, `BLEU`, `BLEU of ntrex128`.
+    pub fn name(&self) -> String {
+        let metric = match self.metric {
+            Watched::Loss => "loss",
+            Watched::Perplexity => "perplexity",
+            Watched::Bleu => "BLEU",
+        };
+        match &self.set {
+            Some(set) => format!("{metric} of {set}"),
+            None => metric.to_string(),
+        }
+    }
+}
+
+impl TryFrom<String> for Selection {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let (metric, set) = match text.split_once(':') {
+            Some((metric, set)) => (metric, Some(set.to_string())),
+            None => (text.as_str(), None),
+        };
+        let metric = match metric {
+            "loss" => Watched::Loss,
+            "perplexity" => Watched::Perplexity,
+            "bleu" => Watched::Bleu,
+            _ => {
+                return Err(format!(
+                    "`training.select_by`: expected \"loss\", \"perplexity\", \"bleu\", \"perplexity:SET\" or \"bleu:SET\", got {text:?}"
+                ));
+            }
+        };
+        match set.as_deref() {
+            Some("") => Err(format!(
+                "`training.select_by`: {text:?} names no validation set after the colon"
+            )),
+            Some(_) if metric == Watched::Loss => Err(format!(
+                "`training.select_by`: {text:?}: the loss is over all sets; for one set use \"perplexity:SET\" or \"bleu:SET\""
+            )),
+            _ => Ok(Self { metric, set }),
+        }
+    }
+}
+
+impl From<Selection> for String {
+    fn from(selection: Selection) -> String {
+        let metric = match selection.metric {
+            Watched::Loss => "loss",
+            Watched::Perplexity => "perplexity",
+            Watched::Bleu => "bleu",
+        };
+        match selection.set {
+            Some(set) => format!("{metric}:{set}"),
+            None => metric.to_string(),
         }
     }
 }
@@ -87,7 +156,7 @@ impl Default for TrainingConfig {
             keep_checkpoints: 2,
             seed: 0,
             bleu_sample: 200,
-            select_by: Selection::Loss,
+            select_by: Selection::LOSS,
             init_from: None,
         }
     }
@@ -126,9 +195,10 @@ impl TrainingConfig {
                 bail!("`training.{name}` must be in [0, 1), got {value}");
             }
         }
-        if self.select_by == Selection::Bleu && self.bleu_sample == 0 {
+        if self.select_by.metric == Watched::Bleu && self.bleu_sample == 0 {
             bail!(
-                "`training.select_by` is \"bleu\" but `training.bleu_sample` is 0: BLEU needs a sample"
+                "`training.select_by` is {:?} but `training.bleu_sample` is 0: BLEU needs a sample",
+                String::from(self.select_by.clone())
             );
         }
         Ok(())

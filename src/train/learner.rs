@@ -22,24 +22,31 @@ use burn::train::{
     StoppingCondition, SupervisedTraining,
 };
 
-use super::metrics::{GuardedLoss, Perplexity, TokenAccuracy, TokensPerSecond, ValidationBleu};
+use super::metrics::{
+    GuardedLoss, OfSet, Perplexity, TokenAccuracy, TokensPerSecond, ValidationBleu,
+};
 use super::renderer::{PlainRenderer, TeeRenderer};
 use super::step::TrainingModel;
-use crate::run::{RunDir, Selection, TrainingConfig};
+use crate::run::{RunDir, Selection, TrainingConfig, Watched};
 
-/// The name of `selection`'s metric in Burn's logs.
-pub fn metric_name(selection: Selection) -> &'static str {
-    match selection {
-        Selection::Loss => "Loss",
-        Selection::Bleu => ValidationBleu::NAME,
+/// The name of `selection`'s metric in Burn's logs: `Loss`, `BLEU`, `BLEU ntrex128`.
+pub fn metric_name(selection: &Selection) -> String {
+    let metric = match selection.metric {
+        Watched::Loss => "Loss",
+        Watched::Perplexity => Perplexity::NAME,
+        Watched::Bleu => ValidationBleu::NAME,
+    };
+    match &selection.set {
+        Some(set) => format!("{metric} {set}"),
+        None => metric.to_string(),
     }
 }
 
 /// Whether `selection`'s metric is better lower or higher.
-pub fn direction(selection: Selection) -> Direction {
-    match selection {
-        Selection::Loss => Direction::Lowest,
-        Selection::Bleu => Direction::Highest,
+pub fn direction(selection: &Selection) -> Direction {
+    match selection.metric {
+        Watched::Loss | Watched::Perplexity => Direction::Lowest,
+        Watched::Bleu => Direction::Highest,
     }
 }
 
@@ -107,15 +114,31 @@ pub fn with_metrics(
 }
 
 /// Checkpoints of the last `keep_checkpoints` epochs and of the best epoch by
-/// `training.select_by`, and early stopping on that metric.
+/// `training.select_by`, and early stopping on that metric; `sets` are the validation sets'
+/// names, in order.
 pub fn with_checkpoints(
     supervised: SupervisedTraining<TrainingModel>,
     training: &TrainingConfig,
     bleu: &ValidationBleu,
+    sets: &[String],
 ) -> SupervisedTraining<TrainingModel> {
-    match training.select_by {
-        Selection::Loss => watching(supervised, training, &LossMetric::new()),
-        Selection::Bleu => watching(supervised, training, bleu),
+    let selection = &training.select_by;
+    let set = selection
+        .set
+        .as_ref()
+        .map(|name| (sets.iter().position(|s| s == name).unwrap_or(0), name));
+    match (selection.metric, set) {
+        (Watched::Loss, _) => watching(supervised, training, &LossMetric::new()),
+        (Watched::Perplexity, None) => watching(supervised, training, &Perplexity::default()),
+        (Watched::Bleu, None) => watching(supervised, training, bleu),
+        (Watched::Perplexity, Some((index, name))) => watching(
+            supervised,
+            training,
+            &OfSet::new(Perplexity::default(), index, name),
+        ),
+        (Watched::Bleu, Some((index, name))) => {
+            watching(supervised, training, &OfSet::new(bleu.clone(), index, name))
+        }
     }
 }
 
@@ -125,7 +148,7 @@ fn watching<M: Metric>(
     training: &TrainingConfig,
     metric: &M,
 ) -> SupervisedTraining<TrainingModel> {
-    let direction = direction(training.select_by);
+    let direction = direction(&training.select_by);
     let supervised = supervised
         .with_default_checkpointers()
         .with_checkpointing_strategy(

@@ -4,7 +4,11 @@
 //! afresh, so a run resumed at epoch 3 would replay epoch 1's order. Here the order and each
 //! step's dropout seed are functions of (seed, epoch, step) alone: a run stopped and resumed
 //! sees exactly the batches, in exactly the order, of a run that never stopped.
+//!
+//! Validation serves its sets one after the other, each batch of one set, so that the metrics
+//! of each set can be told apart.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,11 +25,14 @@ use crate::data::random::mix64;
 #[derive(Clone)]
 pub struct EpochLoader {
     pairs: Arc<Vec<EncodedPair>>,
+    /// The pairs of each set: training has one, validation one per validation set.
+    sets: Vec<Range<usize>>,
     max_tokens: usize,
     seed: u64,
     /// Training draws a new order and dropout seeds every epoch; validation keeps one order.
     training: bool,
-    /// Validation: the first this many sentences, in the fixed order, are translated for BLEU.
+    /// Validation: the first this many sentences of each set, in the fixed order, are
+    /// translated for BLEU.
     bleu_sample: usize,
     /// The epoch the next [`DataLoader::iter`] serves (1-based), shared by every copy.
     next_epoch: Arc<AtomicUsize>,
@@ -44,13 +51,13 @@ impl EpochLoader {
         first_epoch: usize,
         device: &Device,
     ) -> Self {
-        Self::new(pairs, max_tokens, seed, true, first_epoch, device)
+        Self::new(vec![pairs], max_tokens, seed, true, first_epoch, device)
     }
 
-    /// The validation loader: the same batches in the same order every epoch, the first
-    /// `bleu_sample` sentences of which are marked for translation.
+    /// The validation loader of `sets`: the same batches in the same order every epoch, set
+    /// after set, the first `bleu_sample` sentences of each set marked for translation.
     pub fn validation(
-        pairs: Vec<EncodedPair>,
+        sets: Vec<Vec<EncodedPair>>,
         max_tokens: usize,
         seed: u64,
         bleu_sample: usize,
@@ -58,30 +65,53 @@ impl EpochLoader {
     ) -> Self {
         Self {
             bleu_sample,
-            ..Self::new(pairs, max_tokens, seed, false, 1, device)
+            ..Self::new(sets, max_tokens, seed, false, 1, device)
         }
     }
 
     fn new(
-        pairs: Vec<EncodedPair>,
+        sets: Vec<Vec<EncodedPair>>,
         max_tokens: usize,
         seed: u64,
         training: bool,
         first_epoch: usize,
         device: &Device,
     ) -> Self {
-        let batches = token_budget_batches(&pairs, max_tokens, seed).len();
-        Self {
+        let mut ranges = Vec::with_capacity(sets.len());
+        let mut pairs = Vec::new();
+        for set in sets {
+            ranges.push(pairs.len()..pairs.len() + set.len());
+            pairs.extend(set);
+        }
+        let mut loader = Self {
             pairs: Arc::new(pairs),
+            sets: ranges,
             max_tokens,
             seed,
             training,
             bleu_sample: 0,
             next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
-            range: (0, batches),
+            range: (0, 0),
             device: device.clone(),
             batcher: TranslationBatcher::default(),
+        };
+        loader.range.1 = loader.batches(seed).len();
+        loader
+    }
+
+    /// The batches of an epoch whose order `seed` draws: each set's token-budget batches, set
+    /// after set, as (set, pair indices).
+    fn batches(&self, seed: u64) -> Vec<(usize, Vec<usize>)> {
+        let mut batches = Vec::new();
+        for (set, range) in self.sets.iter().enumerate() {
+            let pairs = &self.pairs[range.clone()];
+            batches.extend(
+                token_budget_batches(pairs, self.max_tokens, seed)
+                    .into_iter()
+                    .map(|batch| (set, batch.into_iter().map(|i| range.start + i).collect())),
+            );
         }
+        batches
     }
 
     /// Rounds every batch's lengths up to a multiple of `multiple` (see
@@ -109,7 +139,7 @@ impl DataLoader<TrainingBatch> for EpochLoader {
             0
         };
         let seed = self.epoch_seed(epoch);
-        let mut batches = token_budget_batches(&self.pairs, self.max_tokens, seed);
+        let mut batches = self.batches(seed);
         batches.truncate(self.range.1);
         batches.drain(..self.range.0.min(batches.len()));
         Box::new(EpochIterator {
@@ -117,7 +147,7 @@ impl DataLoader<TrainingBatch> for EpochLoader {
             batches,
             seed,
             next: 0,
-            to_translate: self.bleu_sample,
+            to_translate: vec![self.bleu_sample; self.sets.len()],
         })
     }
 
@@ -146,18 +176,19 @@ impl DataLoader<TrainingBatch> for EpochLoader {
 
 struct EpochIterator<'a> {
     loader: &'a EpochLoader,
-    batches: Vec<Vec<usize>>,
+    batches: Vec<(usize, Vec<usize>)>,
     seed: u64,
     next: usize,
-    /// Sentences of the BLEU sample not yet served.
-    to_translate: usize,
+    /// Sentences of each set's BLEU sample not yet served.
+    to_translate: Vec<usize>,
 }
 
 impl Iterator for EpochIterator<'_> {
     type Item = Result<TrainingBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let indices = self.batches.get(self.next)?;
+        let (set, indices) = self.batches.get(self.next)?;
+        let set = *set;
         let pairs: Vec<EncodedPair> = indices
             .iter()
             .map(|&i| self.loader.pairs[i].clone())
@@ -170,8 +201,8 @@ impl Iterator for EpochIterator<'_> {
             .training
             .then(|| mix64(self.seed ^ mix64(!(step as u64))));
         self.next += 1;
-        let bleu_rows = self.to_translate.min(pairs.len());
-        self.to_translate -= bleu_rows;
+        let bleu_rows = self.to_translate[set].min(pairs.len());
+        self.to_translate[set] -= bleu_rows;
         let bleu_references = pairs[..bleu_rows]
             .iter()
             .map(|p| p.target.clone())
@@ -181,6 +212,7 @@ impl Iterator for EpochIterator<'_> {
             target_tokens,
             dropout_seed,
             bleu_references,
+            set,
         }))
     }
 }

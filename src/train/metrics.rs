@@ -1,6 +1,7 @@
 //! The metrics Burn does not have: the loss with a guard against NaN and infinity, token
 //! accuracy and perplexity from the loss's own sums, the speed in target tokens per second,
-//! and sacreBLEU's corpus BLEU of translated validation sentences.
+//! sacreBLEU's corpus BLEU of translated validation sentences, and any of these over one
+//! validation set alone.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -13,7 +14,7 @@ use burn::train::metric::{
     NumericAttributes, NumericEntry, SerializedEntry, format_float,
 };
 
-use super::step::{DecodedSample, TokenCount, TokenSums};
+use super::step::{DecodedSample, InSet, TokenCount, TokenSums};
 use crate::data::tokenizer::SubwordTokenizer;
 use crate::eval::sacrebleu::BleuStats;
 
@@ -201,7 +202,7 @@ pub struct Perplexity {
 impl Default for Perplexity {
     fn default() -> Self {
         Self {
-            name: Arc::new("Perplexity".to_string()),
+            name: Arc::new(Self::NAME.to_string()),
             negative_log_p: 0.0,
             tokens: 0,
             batch: f64::NAN,
@@ -211,6 +212,9 @@ impl Default for Perplexity {
 }
 
 impl Perplexity {
+    /// The metric's name in the logs.
+    pub const NAME: &str = "Perplexity";
+
     fn of_batch(&self) -> NumericEntry {
         NumericEntry::Aggregated {
             aggregated_value: self.batch,
@@ -457,5 +461,86 @@ impl Numeric for ValidationBleu {
 
     fn final_value(&self) -> NumericEntry {
         NumericEntry::Final(self.score())
+    }
+}
+
+/// `metric` over the batches of one validation set alone, named `"{metric} {set}"`
+/// (`BLEU tatoeba`): the same computation as over all sets, fed that set's batches only.
+/// The batches of other sets change nothing and give the renderers no value.
+#[derive(Clone)]
+pub struct OfSet<M> {
+    metric: M,
+    set: usize,
+    name: MetricName,
+    /// Whether the last batch was of this set.
+    fed: bool,
+    /// The entry of this set's last batch, logged again for the batches of other sets.
+    last: SerializedEntry,
+}
+
+impl<M: Metric> OfSet<M> {
+    /// `metric` over set `set` (its index among the validation sets), called `name`.
+    pub fn new(metric: M, set: usize, name: &str) -> Self {
+        let name = Arc::new(format!("{} {name}", metric.name()));
+        Self {
+            metric,
+            set,
+            name,
+            fed: false,
+            last: not_yet(),
+        }
+    }
+}
+
+/// The entry of a set's metric before its first batch.
+fn not_yet() -> SerializedEntry {
+    SerializedEntry::new("-".to_string(), NumericEntry::Value(f64::NAN).serialize())
+}
+
+impl<M: Metric> Metric for OfSet<M> {
+    type Input = InSet<M::Input>;
+
+    fn update(
+        &mut self,
+        input: &InSet<M::Input>,
+        metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        self.fed = input.set == self.set;
+        if self.fed {
+            self.last = self.metric.update(&input.input, metadata)?;
+        }
+        Ok(self.last.clone())
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        self.metric.compute()
+    }
+
+    fn clear(&mut self) {
+        self.metric.clear();
+        self.fed = false;
+        self.last = not_yet();
+    }
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        self.metric.attributes()
+    }
+}
+
+impl<M: Metric + Numeric> Numeric for OfSet<M> {
+    fn value(&self) -> Option<NumericEntry> {
+        self.fed.then(|| self.metric.value()).flatten()
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        self.fed.then(|| self.metric.running_value()).flatten()
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        self.metric.final_value()
     }
 }

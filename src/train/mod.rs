@@ -39,7 +39,7 @@ use crate::data::{self, Prepared, Vocabularies};
 use crate::run::weights::{self, Precision};
 use crate::run::{RunConfig, RunDir, RunLock, Selection};
 use loader::EpochLoader;
-use metrics::ValidationBleu;
+use metrics::{OfSet, Perplexity, ValidationBleu};
 pub use start::Start;
 use step::TrainingModel;
 
@@ -50,6 +50,8 @@ pub struct TrainOptions {
     pub config: Option<PathBuf>,
     /// Pair files instead of the configuration's `data.files`.
     pub data: Vec<PathBuf>,
+    /// Pair files validated whole instead of the configuration's `data.valid`.
+    pub valid: Vec<PathBuf>,
     /// The run: a name under `artifacts/`, or a directory.
     pub run: PathBuf,
     /// Overrides `training.epochs`.
@@ -155,6 +157,8 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
         );
     }
     let files = data::corpus_files(&config.data, &options.data, notify)?;
+    let sets = data::set_names(files.iter().chain(&config.data.valid));
+    check_selected_set(&config, &sets)?;
     let vocabularies = match (&start, &init) {
         (Start::After(_), _) => Some(Vocabularies::load(run.path())?),
         (_, Some((_, vocabularies))) => Some(vocabularies.clone()),
@@ -164,6 +168,8 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
     if prepared.valid.is_empty() {
         bail!("no validation pairs: raise `data.split.valid_fraction` or give a larger corpus");
     }
+    let kept: Vec<String> = prepared.valid.iter().map(|set| set.name.clone()).collect();
+    check_selected_set(&config, &kept)?;
     let devices = options.backend.training_devices(options.devices)?;
     let device = devices[0].clone();
     device.seed(config.training.seed);
@@ -205,13 +211,13 @@ impl Session {
     pub fn train(mut self) -> anyhow::Result<TrainReport> {
         let training = &self.config.training;
         if self.start.done() >= training.epochs {
-            let best = export_best(&self.run, self.model, training.select_by)?;
+            let best = export_best(&self.run, self.model, &training.select_by)?;
             return Ok(TrainReport {
                 epochs_run: 0,
                 elapsed: Duration::ZERO,
                 best,
                 stop: None,
-                selected_by: training.select_by,
+                selected_by: training.select_by.clone(),
                 run: self.run,
             });
         }
@@ -228,7 +234,7 @@ impl Session {
         let LearningResult { error, .. } = supervised.launch(learner);
         let elapsed = clock.elapsed();
 
-        let exported = export_best(&self.run, self.model, training.select_by);
+        let exported = export_best(&self.run, self.model, &training.select_by);
         if let Some(message) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return Err(diverged(&self.run, &message, exported?.as_ref()));
         }
@@ -244,7 +250,7 @@ impl Session {
             elapsed,
             best,
             stop: stop(&self.run, finished, training.epochs),
-            selected_by: training.select_by,
+            selected_by: training.select_by.clone(),
             run: self.run,
         })
     }
@@ -270,8 +276,12 @@ impl Session {
             device,
         )
         .with_length_multiple(length_multiple);
+        let (sets, valid): (Vec<String>, Vec<_>) = std::mem::take(&mut self.data.valid)
+            .into_iter()
+            .map(|set| (set.name, set.pairs))
+            .unzip();
         let valid_loader = EpochLoader::validation(
-            std::mem::take(&mut self.data.valid),
+            valid,
             max_tokens,
             training.seed,
             training.bleu_sample,
@@ -293,11 +303,30 @@ impl Session {
         if training.bleu_sample > 0 {
             supervised = supervised.metric_valid_numeric(bleu.clone());
         }
-        supervised = learner::with_checkpoints(supervised, training, &bleu);
+        for (index, name) in sets.iter().enumerate() {
+            supervised =
+                supervised.metric_valid_numeric(OfSet::new(Perplexity::default(), index, name));
+            if training.bleu_sample > 0 {
+                supervised = supervised.metric_valid_numeric(OfSet::new(bleu.clone(), index, name));
+            }
+        }
+        supervised = learner::with_checkpoints(supervised, training, &bleu, &sets);
         if let Some(epoch) = resumed {
             supervised = supervised.checkpoint(epoch);
         }
         Ok(supervised)
+    }
+}
+
+/// Refuses a `training.select_by` naming a validation set that is not among `sets`.
+fn check_selected_set(config: &RunConfig, sets: &[String]) -> anyhow::Result<()> {
+    match &config.training.select_by.set {
+        Some(set) if !sets.contains(set) => bail!(
+            "`training.select_by` names the validation set `{set}`, which this run does not have \
+             (or which has no pair of at most `data.max_len` positions); its sets: {}",
+            sets.join(", ")
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -335,13 +364,13 @@ fn stop(run: &RunDir, finished: usize, epochs: usize) -> Option<Stop> {
 fn export_best(
     run: &RunDir,
     model: TrainingModel,
-    selection: Selection,
+    selection: &Selection,
 ) -> anyhow::Result<Option<Best>> {
     let best = run
         .complete_checkpoints()
         .into_iter()
         .filter_map(|epoch| {
-            let value = run.epoch_metric("valid", epoch, learner::metric_name(selection))?;
+            let value = run.epoch_metric("valid", epoch, &learner::metric_name(selection))?;
             value.is_finite().then_some((epoch, value))
         })
         .min_by(|a, b| match learner::direction(selection) {

@@ -86,6 +86,9 @@ pub fn effective_config(options: &TrainOptions, run: &RunDir) -> anyhow::Result<
     if !options.data.is_empty() {
         config.data.files = options.data.clone();
     }
+    if !options.valid.is_empty() {
+        config.data.valid = options.valid.clone();
+    }
     if let Some(epochs) = options.epochs {
         config.training.epochs = epochs;
     }

@@ -39,6 +39,7 @@ impl TrainingModel {
         let TrainingBatch {
             batch,
             target_tokens,
+            set,
             ..
         } = batch;
         let memory = self.transformer.encode(batch.src, &batch.masks).memory;
@@ -66,6 +67,7 @@ impl TrainingModel {
             token_sums,
             target_tokens,
             sample: DecodedSample::default(),
+            set,
         }
     }
 
@@ -109,6 +111,10 @@ pub struct TrainingBatch {
     /// Validation: the target ids of the batch's first sentences, which are translated for
     /// BLEU; empty for the other batches and in training.
     pub bleu_references: Vec<Vec<u32>>,
+    /// Validation: the set the batch is of, its index in [`Prepared::valid`]; 0 in training.
+    ///
+    /// [`Prepared::valid`]: crate::data::Prepared::valid
+    pub set: usize,
 }
 
 impl TrainStep for TrainingModel {
@@ -151,6 +157,8 @@ pub struct TranslationOutput {
     pub target_tokens: usize,
     /// Translations for the validation BLEU.
     pub sample: DecodedSample,
+    /// The validation set of the step's batch ([`TrainingBatch::set`]).
+    pub set: usize,
 }
 
 impl ItemLazy for TranslationOutput {
@@ -161,6 +169,7 @@ impl ItemLazy for TranslationOutput {
             token_sums: self.token_sums.without_autodiff(),
             target_tokens: self.target_tokens,
             sample: self.sample,
+            set: self.set,
         })
     }
 }
@@ -192,5 +201,25 @@ impl Adaptor<TokenCount> for TranslationOutput {
 impl Adaptor<DecodedSample> for TranslationOutput {
     fn adapt(&self) -> DecodedSample {
         self.sample.clone()
+    }
+}
+
+/// A metric's input from a step of one validation set, for the metrics of that set alone.
+pub struct InSet<I> {
+    /// The set ([`TrainingBatch::set`]).
+    pub set: usize,
+    /// The input itself.
+    pub input: I,
+}
+
+impl<I> Adaptor<InSet<I>> for TranslationOutput
+where
+    TranslationOutput: Adaptor<I>,
+{
+    fn adapt(&self) -> InSet<I> {
+        InSet {
+            set: self.set,
+            input: self.adapt(),
+        }
     }
 }

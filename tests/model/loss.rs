@@ -166,6 +166,7 @@ fn the_training_loss_equals_the_loss_of_the_full_logits() {
                 target_tokens,
                 dropout_seed: None,
                 bleu_references: Vec::new(),
+                set: 0,
             })
             .loss;
         let logits = transformer.forward(batch.src, batch.tgt_in, &batch.masks);

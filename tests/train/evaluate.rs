@@ -93,7 +93,7 @@ fn eval_of_a_pair_file_and_as_json() {
 }
 
 /// Every epoch logs the validation BLEU of its sample; it rises with training, and training
-/// prints it.
+/// prints it; the one validation set's BLEU and perplexity are the same as all sets'.
 #[test]
 fn training_reports_validation_bleu_every_epoch() {
     let trained = trained_numbers();
@@ -102,6 +102,16 @@ fn training_reports_validation_bleu_every_epoch() {
         .collect();
     assert!(bleu[0] < bleu[TRAINED_EPOCHS - 1], "{bleu:?}");
     assert!(bleu[TRAINED_EPOCHS - 1] > 90.0, "{bleu:?}");
+    // One corpus file: one validation set, whose metrics are those of all sets.
+    for epoch in 1..=TRAINED_EPOCHS {
+        for metric in ["BLEU", "Perplexity"] {
+            assert_eq!(
+                epoch_metric(&trained.run, "valid", epoch, &format!("{metric}_numbers")),
+                epoch_metric(&trained.run, "valid", epoch, metric),
+                "{metric} of epoch {epoch}"
+            );
+        }
+    }
     assert!(trained.stdout.contains("· bleu "), "{}", trained.stdout);
     assert!(trained.stdout.contains(", BLEU "), "{}", trained.stdout);
 }

@@ -1,6 +1,6 @@
 //! Tests of training, and of translating with what it trained: what it learns, its output,
 //! checkpoints and resume, a disk that fills up, readers beside a writer, guards, backends,
-//! inputs and outputs of `infer`, scores of `eval`, pictures of `attention`, the server and its
+//! validation sets, inputs and outputs of `infer`, scores of `eval`, pictures of `attention`, the server and its
 //! page, and all of them in odd places: read-only runs, links, pipes, odd names, huge inputs.
 
 mod attention;
@@ -22,3 +22,4 @@ mod resume;
 mod serve;
 mod shipped;
 mod translate;
+mod valid_sets;
