@@ -244,6 +244,10 @@ pub struct SearchArgs {
     /// Recompute the whole prefix at every step instead of caching keys and values.
     #[arg(long)]
     pub no_cache: bool,
+    /// The domain tag the sources are translated with (`doc`, `ui`, `ev`), one the model
+    /// trained with (its configuration's `data.tags`) [default: its `data.default_tag`].
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
 }
 
 impl SearchArgs {
@@ -479,6 +483,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Infer(args) => infer(
             &InferOptions {
+                tag: args.search.tag.clone(),
                 settings: args.search.settings(args.n_best)?,
                 run: model_to_use(args.run),
                 backend: backend()?,
@@ -491,6 +496,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => {
             let scores = eval(
                 &EvalOptions {
+                    tag: args.search.tag.clone(),
                     settings: args.search.settings(1)?,
                     run: match args.hyp {
                         Some(_) => args.run.unwrap_or_default(),
@@ -514,6 +520,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Attention(args) => {
             let drawn = attention(
                 &AttentionOptions {
+                    tag: args.search.tag.clone(),
                     settings: args.search.settings(1)?,
                     run: model_to_use(args.run),
                     backend: backend()?,
@@ -617,6 +624,27 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
             data.train.len(),
             data.oversampled,
             files.join(", ")
+        );
+    }
+    if let Some(draw) = session.draw() {
+        let shares: Vec<String> = data
+            .files
+            .iter()
+            .zip(draw.per_epoch.iter().zip(&draw.files))
+            .map(|(file, (drawn, all))| format!("{} {drawn} of {}", file.display(), all.len()))
+            .collect();
+        println!(
+            "each epoch draws {} training pairs: {}",
+            draw.per_epoch.iter().sum::<usize>(),
+            shares.join(", ")
+        );
+    }
+    let concatenate = &config.data.concatenate;
+    if concatenate.share > 0.0 {
+        println!(
+            "each epoch adds {:.0} % joined pairs of 2 to {} pairs of one file",
+            100.0 * concatenate.share,
+            concatenate.max_pairs
         );
     }
     let devices = match session.devices.len() {

@@ -6,18 +6,23 @@
 //! | deduplicate, split train / valid / test by a seeded hash | [`split`] |
 //! | train and use the byte-level BPE tokenizer | [`tokenizer`] |
 //! | drop long pairs, bucket by length under a token budget, pad into tensors | [`batch`] |
+//! | epochs of a fixed size, drawn from the files by weight | [`draw`] |
+//! | extra pairs joined from several, drawn every epoch | [`concat`] |
 //! | the synthetic numbers corpus | [`synthetic`] |
 //! | download the Tatoeba pairs | [`fetch`] |
 
 pub mod batch;
+pub mod concat;
 pub mod corpus;
+pub mod draw;
 pub mod fetch;
 pub mod random;
 pub mod split;
 pub mod synthetic;
 pub mod tokenizer;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,8 +30,9 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use batch::{EncodedPair, drop_long};
+use concat::ConcatenateConfig;
 use corpus::{Direction, Pair, ReadOptions, ReadReport, read_corpus};
-use split::{SplitConfig, Splits, split};
+use split::{Part, SplitConfig, Splits, split};
 use tokenizer::SubwordTokenizer;
 
 /// Where the data comes from and how it is cut into batches.
@@ -40,10 +46,30 @@ pub struct DataConfig {
     /// `files`; a file not read (other pairs given with `--data`) is left out. Validation and
     /// test pairs are never repeated. Default: none.
     pub oversample: BTreeMap<PathBuf, usize>,
+    /// Pairs an epoch trains on, drawn anew every epoch from the files' training pairs in the
+    /// shares of `weights`, each file's pairs taken in a seeded order without repeats until
+    /// all have been seen (see [`draw`]); `null`: every training pair once an epoch.
+    /// Default: null.
+    pub epoch_pairs: Option<usize>,
+    /// With `epoch_pairs`: each file's weight in an epoch's draw, named as in `files`; a file
+    /// not named weighs 1. Default: none.
+    pub weights: BTreeMap<PathBuf, f64>,
+    /// Concatenation augmentation: joined pairs added to every epoch (see [`concat`]).
+    /// Default: none.
+    pub concatenate: ConcatenateConfig,
     /// Pair files validated whole, each a validation set of its own beside the held-out part
     /// of each of `files` (`["../shared/data/ntrex128.eng-por.dev.tsv"]`); never trained on.
     /// Default: none.
     pub valid: Vec<PathBuf>,
+    /// A domain tag for each file named, as in `files` (Kobus, Crego & Senellart 2017):
+    /// `{"../shared/data/software.eng-por.tsv": "ui"}`. The sources of a tagged file begin
+    /// with the token `<ui>`, which the tokenizer keeps whole, so that the model learns each
+    /// domain's style and a translation can ask for one. Default: none.
+    pub tags: BTreeMap<PathBuf, String>,
+    /// The tag of the sources of `valid` and of what `infer`, `eval`, `attention` and
+    /// `serve` translate (unless `--tag` names another): one of `tags`'s. Default: none
+    /// (untagged).
+    pub default_tag: Option<String>,
     /// Where the corpus is downloaded from when none of `files` exists. Default: the
     /// ManyThings.org export of the Tatoeba English–Portuguese pairs.
     pub url: String,
@@ -74,7 +100,12 @@ impl Default for DataConfig {
         Self {
             files: vec![PathBuf::from("data/eng-por.tsv")],
             oversample: BTreeMap::new(),
+            epoch_pairs: None,
+            weights: BTreeMap::new(),
+            concatenate: ConcatenateConfig::default(),
             valid: Vec::new(),
+            tags: BTreeMap::new(),
+            default_tag: None,
             url: fetch::DEFAULT_URL.to_string(),
             download_to: PathBuf::from(fetch::DEFAULT_OUTPUT),
             direction: Direction::EnPt,
@@ -96,6 +127,19 @@ impl DataConfig {
             direction: self.direction,
             max_chars: self.max_chars,
         }
+    }
+
+    /// The domain tags of `tags`, each once, sorted.
+    pub fn tag_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tags.values().cloned().collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The tag of `file`'s sources, if `tags` names one.
+    pub fn tag_of(&self, file: &Path) -> Option<&str> {
+        self.tags.get(file).map(String::as_str)
     }
 
     /// Checks the values; the error names the field.
@@ -133,6 +177,54 @@ impl DataConfig {
                 file.display()
             );
         }
+        if self.epoch_pairs == Some(0) {
+            bail!("`data.epoch_pairs` must be at least 1, got 0");
+        }
+        if self.epoch_pairs.is_some() && !self.oversample.is_empty() {
+            bail!(
+                "`data.oversample` and `data.epoch_pairs` are both set: with `epoch_pairs`, weigh the files with `data.weights`"
+            );
+        }
+        if self.epoch_pairs.is_none() && !self.weights.is_empty() {
+            bail!("`data.weights` needs `data.epoch_pairs`: the pairs an epoch draws by them");
+        }
+        if let Some((file, weight)) = self
+            .weights
+            .iter()
+            .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+        {
+            bail!(
+                "`data.weights`: {} must weigh a finite number of at least 0, got {weight}",
+                file.display()
+            );
+        }
+        let share = self.concatenate.share;
+        if !(0.0..=1.0).contains(&share) {
+            bail!("`data.concatenate.share` must be in [0, 1], got {share}");
+        }
+        if self.concatenate.max_pairs < 2 {
+            bail!(
+                "`data.concatenate.max_pairs` must be at least 2 (a pair joined to another), got {}",
+                self.concatenate.max_pairs
+            );
+        }
+        for (file, tag) in &self.tags {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            if tag.is_empty() || tag.len() > 16 || !tag.chars().all(allowed) {
+                bail!(
+                    "`data.tags`: the tag of {} must be 1 to 16 letters, digits, `_` or `-`, got {tag:?}",
+                    file.display()
+                );
+            }
+        }
+        if let Some(tag) = &self.default_tag
+            && !self.tags.values().any(|t| t == tag)
+        {
+            bail!(
+                "`data.default_tag` {tag:?} is none of `data.tags`'s ({}): the model would never have seen it",
+                self.tag_names().join(", ")
+            );
+        }
         if self.max_tokens < self.max_len {
             bail!(
                 "`data.max_tokens` ({}) must hold one pair of max_len ({}) positions",
@@ -161,12 +253,20 @@ pub const SHARED_TOKENIZER: &str = "tokenizer.json";
 pub const SEPARATE_TOKENIZERS: [&str; 2] = ["tokenizer-source.json", "tokenizer-target.json"];
 
 impl Vocabularies {
-    /// Trains on the training pairs: one tokenizer over both sides, or one per side.
-    pub fn train(pairs: &[Pair], vocab_size: usize, shared: bool) -> anyhow::Result<Self> {
+    /// Trains on the training pairs: one tokenizer over both sides, or one per side; the
+    /// source side keeps each of `tags` (`doc` for `<doc>`) as one token.
+    pub fn train(
+        pairs: &[Pair],
+        vocab_size: usize,
+        shared: bool,
+        tags: &[String],
+    ) -> anyhow::Result<Self> {
         let sources = pairs.iter().map(|p| p.source.as_str());
         let targets = pairs.iter().map(|p| p.target.as_str());
+        let tags: Vec<String> = tags.iter().map(|tag| tag_token(tag)).collect();
         if shared {
-            let tokenizer = SubwordTokenizer::train(sources.chain(targets), vocab_size)?;
+            let tokenizer =
+                SubwordTokenizer::train_with(sources.chain(targets), vocab_size, &tags)?;
             return Ok(Self {
                 source: tokenizer.clone(),
                 target: tokenizer,
@@ -174,7 +274,7 @@ impl Vocabularies {
             });
         }
         Ok(Self {
-            source: SubwordTokenizer::train(sources, vocab_size)?,
+            source: SubwordTokenizer::train_with(sources, vocab_size, &tags)?,
             target: SubwordTokenizer::train(targets, vocab_size)?,
             shared,
         })
@@ -241,8 +341,15 @@ pub struct Prepared {
     pub splits: Splits,
     /// The tokenizers, trained on the training part.
     pub vocabularies: Vocabularies,
-    /// The encoded training pairs, oversampled files repeated, long ones dropped.
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+    /// The encoded training pairs, file after file, an oversampled file's repeated, long ones
+    /// dropped.
     pub train: Vec<EncodedPair>,
+    /// Each file's pairs in `train`.
+    pub train_by_file: Vec<Range<usize>>,
+    /// Each file's pairs in `splits.train`, the text of the training pairs.
+    pub text_by_file: Vec<Range<usize>>,
     /// Training pairs added by `data.oversample`.
     pub oversampled: usize,
     /// The validation sets, encoded, long pairs dropped, empty ones left out: the held-out
@@ -275,18 +382,34 @@ pub fn prepare(
 
     let (pairs, report) = read_corpus(files, config.read_options())?;
     lap("read and normalise");
-    let repeats = repeats(config, files, &report, &pairs);
-    let valid_origins = valid_origins(&config.split, &report, &pairs);
+    let counts = part_counts(&config.split, &report, &pairs);
     let splits = split(pairs, &config.split);
     if splits.train.is_empty() {
         bail!("no pair is left for training after the split: lower data.split's fractions");
     }
     lap("deduplicate and split");
     let vocabularies = match vocabularies {
-        Some(vocabularies) => vocabularies,
+        Some(vocabularies) => {
+            if let Some(tag) = config
+                .tag_names()
+                .iter()
+                .find(|tag| !vocabularies.source.has_token(&tag_token(tag)))
+            {
+                bail!(
+                    "`data.tags`: the tokenizer this run takes over has no {} token: a run started \
+                     from another keeps its tokenizer, so new domain tags need a fresh start",
+                    tag_token(tag)
+                );
+            }
+            vocabularies
+        }
         None => {
-            let vocabularies =
-                Vocabularies::train(&splits.train, config.vocab_size, config.shared_vocab)?;
+            let vocabularies = Vocabularies::train(
+                &splits.train,
+                config.vocab_size,
+                config.shared_vocab,
+                &config.tag_names(),
+            )?;
             vocabularies
                 .save(run_dir)
                 .with_context(|| format!("saving the tokenizer in {}", run_dir.display()))?;
@@ -294,23 +417,40 @@ pub fn prepare(
         }
     };
     lap("train the tokenizer");
-    let mut train = vocabularies.encode(&splits.train)?;
-    let oversampled = oversample(&mut train, &splits.train, &repeats);
     let names = set_names(files.iter().chain(&config.valid));
-    let mut by_file = vec![Vec::new(); files.len()];
-    for pair in &splits.valid {
-        by_file[valid_origins[pair]].push(pair.clone());
-    }
-    for path in &config.valid {
-        by_file.push(read_corpus(std::slice::from_ref(path), config.read_options())?.0);
-    }
+    let mut train = Vec::with_capacity(splits.train.len());
+    let (mut train_by_file, mut text_by_file) = (Vec::new(), Vec::new());
     let mut valid = Vec::with_capacity(names.len());
-    for (name, pairs) in names.into_iter().zip(by_file) {
-        let pairs = vocabularies.encode(&pairs)?;
-        valid.push(ValidSet { name, pairs });
+    let (mut oversampled, mut dropped_long) = (0, 0);
+    let (mut text, mut held_out) = (0..0, 0..0);
+    for ((file, parts), name) in files.iter().zip(&counts).zip(&names) {
+        text = text.end..text.end + parts[Part::Train as usize];
+        held_out = held_out.end..held_out.end + parts[Part::Valid as usize];
+        let tag = config.tag_of(file);
+        let mut encoded = vocabularies.encode(&tagged(&splits.train[text.clone()], tag))?;
+        dropped_long += drop_long(&mut encoded, config.max_len);
+        let times = config.oversample.get(file).copied().unwrap_or(1);
+        oversampled += encoded.len() * (times - 1);
+        let first = train.len();
+        for _ in 0..times {
+            train.extend_from_slice(&encoded);
+        }
+        train_by_file.push(first..train.len());
+        text_by_file.push(text.clone());
+        let pairs = vocabularies.encode(&tagged(&splits.valid[held_out.clone()], tag))?;
+        valid.push(ValidSet {
+            name: name.clone(),
+            pairs,
+        });
+    }
+    for (path, name) in config.valid.iter().zip(&names[files.len()..]) {
+        let (pairs, _) = read_corpus(std::slice::from_ref(path), config.read_options())?;
+        valid.push(ValidSet {
+            name: name.clone(),
+            pairs: vocabularies.encode(&tagged(&pairs, config.default_tag.as_deref()))?,
+        });
     }
     lap("encode train and valid");
-    let mut dropped_long = drop_long(&mut train, config.max_len);
     for set in &mut valid {
         dropped_long += drop_long(&mut set.pairs, config.max_len);
     }
@@ -319,12 +459,36 @@ pub fn prepare(
         report,
         splits,
         vocabularies,
+        files: files.to_vec(),
         train,
+        train_by_file,
+        text_by_file,
         oversampled,
         valid,
         dropped_long,
         timings,
     })
+}
+
+/// The token of domain tag `tag`: `<doc>` for `doc`.
+pub fn tag_token(tag: &str) -> String {
+    format!("<{tag}>")
+}
+
+/// `pairs` with each source behind the token of `tag`, if any.
+pub fn tagged<'a>(pairs: &'a [Pair], tag: Option<&str>) -> std::borrow::Cow<'a, [Pair]> {
+    match tag {
+        None => std::borrow::Cow::Borrowed(pairs),
+        Some(tag) => std::borrow::Cow::Owned(
+            pairs
+                .iter()
+                .map(|p| Pair {
+                    source: format!("{}{}", tag_token(tag), p.source),
+                    target: p.target.clone(),
+                })
+                .collect(),
+        ),
+    }
 }
 
 /// A validation set: the held-out part of one corpus file, or a file validated whole.
@@ -362,56 +526,26 @@ pub fn set_names<'a>(files: impl IntoIterator<Item = &'a PathBuf>) -> Vec<String
     names
 }
 
-/// The file (its index among those read) of each pair that the split holds out for
-/// validation: the first file holding it, as the split keeps the first of duplicates.
-fn valid_origins(split: &SplitConfig, report: &ReadReport, pairs: &[Pair]) -> HashMap<Pair, usize> {
-    let mut origins = HashMap::new();
+/// How many pairs of each file (in the order read) each part of the split holds, as
+/// [`split`] keeps them (the first of duplicates), by [`Part`]: since the parts keep the
+/// files' order, each file's pairs in a part follow one another.
+fn part_counts(config: &SplitConfig, report: &ReadReport, pairs: &[Pair]) -> Vec<[usize; 3]> {
+    let mut seen = HashSet::with_capacity(pairs.len());
     let mut start = 0;
-    for (file, &count) in report.pairs_per_file.iter().enumerate() {
-        for pair in &pairs[start..start + count] {
-            if split.part_of(&pair.source) == split::Part::Valid {
-                origins.entry(pair.clone()).or_insert(file);
+    report
+        .pairs_per_file
+        .iter()
+        .map(|&count| {
+            let mut parts = [0; 3];
+            for pair in &pairs[start..start + count] {
+                if seen.insert(pair) {
+                    parts[config.part_of(&pair.source) as usize] += 1;
+                }
             }
-        }
-        start += count;
-    }
-    origins
-}
-
-/// How many times each pair of an oversampled file among `files` is to be seen, by pair.
-fn repeats(
-    config: &DataConfig,
-    files: &[PathBuf],
-    report: &ReadReport,
-    pairs: &[Pair],
-) -> HashMap<Pair, usize> {
-    let mut repeats = HashMap::new();
-    let mut start = 0;
-    for (file, &count) in files.iter().zip(&report.pairs_per_file) {
-        let end = start + count;
-        if let Some(&times) = config.oversample.get(file).filter(|t| **t > 1) {
-            repeats.extend(pairs[start..end].iter().map(|p| (p.clone(), times)));
-        }
-        start = end;
-    }
-    repeats
-}
-
-/// Appends `times - 1` copies of each encoded training pair whose text `repeats` names;
-/// returns the number added.
-fn oversample(
-    train: &mut Vec<EncodedPair>,
-    text: &[Pair],
-    repeats: &HashMap<Pair, usize>,
-) -> usize {
-    let before = train.len();
-    for (index, pair) in text.iter().enumerate() {
-        if let Some(&times) = repeats.get(pair) {
-            let encoded = train[index].clone();
-            train.extend(std::iter::repeat_n(encoded, times - 1));
-        }
-    }
-    train.len() - before
+            start += count;
+            parts
+        })
+        .collect()
 }
 
 /// The corpus files to read: `given` on the command line, else the config's `files`. When

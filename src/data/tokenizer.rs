@@ -70,6 +70,16 @@ impl SubwordTokenizer {
         sentences: impl Iterator<Item = &'a str> + Send,
         vocab_size: usize,
     ) -> Result<Self, TokenizerError> {
+        Self::train_with(sentences, vocab_size, &[])
+    }
+
+    /// [`train`](Self::train), with `extra` tokens (domain tags such as `<doc>`) kept whole
+    /// wherever they occur, at the ids after the special tokens, and left out when decoding.
+    pub fn train_with<'a>(
+        sentences: impl Iterator<Item = &'a str> + Send,
+        vocab_size: usize,
+        extra: &[String],
+    ) -> Result<Self, TokenizerError> {
         let mut tokenizer = Tokenizer::new(BPE::default());
         tokenizer
             .with_normalizer(Some(NormalizerWrapper::from(NFC)))
@@ -77,7 +87,9 @@ impl SubwordTokenizer {
             .with_decoder(Some(DecoderWrapper::from(byte_level())));
         let special = SPECIAL_TOKENS
             .iter()
-            .map(|t| AddedToken::from(*t, true))
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+            .map(|t| AddedToken::from(t, true))
             .collect();
         let mut trainer = TrainerWrapper::from(
             BpeTrainerBuilder::new()
@@ -125,6 +137,11 @@ impl SubwordTokenizer {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+    }
+
+    /// Whether `token` is one token of the vocabulary (`<doc>`).
+    pub fn has_token(&self, token: &str) -> bool {
+        self.inner.token_to_id(token).is_some()
     }
 
     /// Number of tokens, special tokens included.

@@ -37,6 +37,8 @@ pub struct EvalOptions {
     pub references: Vec<PathBuf>,
     /// How translations are searched for.
     pub settings: SearchSettings,
+    /// The domain tag sources are translated with, instead of the run's default.
+    pub tag: Option<String>,
     /// Print one JSON object instead of sacreBLEU's text lines.
     pub json: bool,
 }
@@ -124,7 +126,7 @@ fn evaluate_run(
     let backend = options
         .backend
         .ok_or_else(|| anyhow!("translating the test pairs needs a backend"))?;
-    let translator = Translator::load(&run, backend)?;
+    let translator = Translator::load(&run, backend)?.with_tag(options.tag.as_deref())?;
     let stem = match file.file_stem() {
         _ if file == Path::new(corpus::STDIN) => "stdin".to_string(),
         Some(stem) => stem.to_string_lossy().into_owned(),

@@ -53,6 +53,8 @@ pub struct AttentionOptions {
     pub output: Option<PathBuf>,
     /// How the translation is searched for.
     pub settings: SearchSettings,
+    /// The domain tag sources are translated with, instead of the run's default.
+    pub tag: Option<String>,
 }
 
 /// The three attentions of the Transformer.
@@ -150,7 +152,7 @@ pub fn attention(
         bail!("give a sentence to draw its attention, or --positional");
     }
     let run = RunDir::from_arg(&options.run);
-    let translator = Translator::load(&run, options.backend)?;
+    let translator = Translator::load(&run, options.backend)?.with_tag(options.tag.as_deref())?;
     let output = options
         .output
         .clone()

@@ -5,6 +5,9 @@
 //! step's dropout seed are functions of (seed, epoch, step) alone: a run stopped and resumed
 //! sees exactly the batches, in exactly the order, of a run that never stopped.
 //!
+//! Training may draw each epoch's pairs anew ([`EpochDraw`]) and add joined ones
+//! ([`Concatenator`]), both functions of (seed, epoch) too.
+//!
 //! Validation serves its sets one after the other, each batch of one set, so that the metrics
 //! of each set can be told apart.
 
@@ -19,6 +22,8 @@ use burn::tensor::Device;
 
 use super::step::TrainingBatch;
 use crate::data::batch::{EncodedPair, TranslationBatcher, token_budget_batches};
+use crate::data::concat::Concatenator;
+use crate::data::draw::EpochDraw;
 use crate::data::random::mix64;
 
 /// Serves batches of encoded pairs of at most `max_tokens` padded tokens.
@@ -27,6 +32,13 @@ pub struct EpochLoader {
     pairs: Arc<Vec<EncodedPair>>,
     /// The pairs of each set: training has one, validation one per validation set.
     sets: Vec<Range<usize>>,
+    /// Training: how each epoch's pairs are drawn; `None`: all of them.
+    draw: Option<EpochDraw>,
+    /// Training: the joined pairs each epoch adds.
+    concatenator: Option<Concatenator>,
+    /// The batches of an epoch: exact for validation and for all pairs, that of the first
+    /// epoch when the pairs are drawn.
+    batch_count: usize,
     max_tokens: usize,
     seed: u64,
     /// Training draws a new order and dropout seeds every epoch; validation keeps one order.
@@ -36,7 +48,8 @@ pub struct EpochLoader {
     bleu_sample: usize,
     /// The epoch the next [`DataLoader::iter`] serves (1-based), shared by every copy.
     next_epoch: Arc<AtomicUsize>,
-    /// The batches served: `start..end` of the epoch's batches.
+    /// The batches served: `start..end` of the epoch's batches (`end` `usize::MAX`: to the
+    /// epoch's last).
     range: (usize, usize),
     device: Device,
     batcher: TranslationBatcher,
@@ -86,6 +99,9 @@ impl EpochLoader {
         let mut loader = Self {
             pairs: Arc::new(pairs),
             sets: ranges,
+            draw: None,
+            concatenator: None,
+            batch_count: 0,
             max_tokens,
             seed,
             training,
@@ -95,16 +111,57 @@ impl EpochLoader {
             device: device.clone(),
             batcher: TranslationBatcher::default(),
         };
-        loader.range.1 = loader.batches(seed).len();
+        loader.batch_count = loader.batches(&loader.pairs, seed).len();
+        loader.range.1 = usize::MAX;
         loader
     }
 
-    /// The batches of an epoch whose order `seed` draws: each set's token-budget batches, set
-    /// after set, as (set, pair indices).
-    fn batches(&self, seed: u64) -> Vec<(usize, Vec<usize>)> {
+    /// Draws each epoch's pairs by `draw` instead of taking all of them, and adds the joined
+    /// pairs of `concatenator`.
+    pub fn drawing(self, draw: Option<EpochDraw>, concatenator: Option<Concatenator>) -> Self {
+        let mut loader = Self {
+            draw,
+            concatenator,
+            ..self
+        };
+        let epoch = loader.next_epoch.load(Ordering::SeqCst);
+        let pairs = loader.epoch_pairs(epoch);
+        loader.batch_count = loader.batches(&pairs, loader.epoch_seed(epoch)).len();
+        loader
+    }
+
+    /// The pairs of training epoch `epoch`: those drawn, or all, and the joined ones.
+    fn epoch_pairs(&self, epoch: usize) -> Arc<Vec<EncodedPair>> {
+        if self.draw.is_none() && self.concatenator.is_none() {
+            return self.pairs.clone();
+        }
+        let mut pairs: Vec<EncodedPair> = match &self.draw {
+            Some(draw) => draw
+                .indices(epoch)
+                .into_iter()
+                .map(|i| self.pairs[i].clone())
+                .collect(),
+            None => self.pairs.to_vec(),
+        };
+        if let Some(concatenator) = &self.concatenator {
+            let joined = concatenator.pairs(epoch, pairs.len());
+            pairs.extend(joined);
+        }
+        Arc::new(pairs)
+    }
+
+    /// The batches of an epoch of `pairs` whose order `seed` draws: each set's token-budget
+    /// batches, set after set, as (set, pair indices). Training's one set is all of `pairs`.
+    fn batches(&self, pairs: &[EncodedPair], seed: u64) -> Vec<(usize, Vec<usize>)> {
+        if self.training {
+            return token_budget_batches(pairs, self.max_tokens, seed)
+                .into_iter()
+                .map(|batch| (0, batch))
+                .collect();
+        }
         let mut batches = Vec::new();
         for (set, range) in self.sets.iter().enumerate() {
-            let pairs = &self.pairs[range.clone()];
+            let pairs = &pairs[range.clone()];
             batches.extend(
                 token_budget_batches(pairs, self.max_tokens, seed)
                     .into_iter()
@@ -139,11 +196,16 @@ impl DataLoader<TrainingBatch> for EpochLoader {
             0
         };
         let seed = self.epoch_seed(epoch);
-        let mut batches = self.batches(seed);
+        let pairs = match self.training {
+            true => self.epoch_pairs(epoch),
+            false => self.pairs.clone(),
+        };
+        let mut batches = self.batches(&pairs, seed);
         batches.truncate(self.range.1);
         batches.drain(..self.range.0.min(batches.len()));
         Box::new(EpochIterator {
             loader: self,
+            pairs,
             batches,
             seed,
             next: 0,
@@ -152,7 +214,7 @@ impl DataLoader<TrainingBatch> for EpochLoader {
     }
 
     fn num_items(&self) -> usize {
-        self.range.1 - self.range.0
+        self.batch_count.min(self.range.1) - self.range.0.min(self.batch_count)
     }
 
     fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<TrainingBatch>> {
@@ -166,8 +228,13 @@ impl DataLoader<TrainingBatch> for EpochLoader {
     /// from where the whole loader stands, so that all shares cut the same epoch's order.
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<TrainingBatch>> {
         let from = self.range.0;
+        // The last share serves to the epoch's end, whose batch count a drawn epoch varies.
+        let end = match end >= self.num_items() {
+            true => self.range.1,
+            false => from + end,
+        };
         Arc::new(Self {
-            range: (from + start, (from + end).min(self.range.1)),
+            range: (from + start, end),
             next_epoch: Arc::new(AtomicUsize::new(self.next_epoch.load(Ordering::SeqCst))),
             ..self.clone()
         })
@@ -176,6 +243,8 @@ impl DataLoader<TrainingBatch> for EpochLoader {
 
 struct EpochIterator<'a> {
     loader: &'a EpochLoader,
+    /// The epoch's pairs, which `batches` index.
+    pairs: Arc<Vec<EncodedPair>>,
     batches: Vec<(usize, Vec<usize>)>,
     seed: u64,
     next: usize,
@@ -189,10 +258,7 @@ impl Iterator for EpochIterator<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         let (set, indices) = self.batches.get(self.next)?;
         let set = *set;
-        let pairs: Vec<EncodedPair> = indices
-            .iter()
-            .map(|&i| self.loader.pairs[i].clone())
-            .collect();
+        let pairs: Vec<EncodedPair> = indices.iter().map(|&i| self.pairs[i].clone()).collect();
         let target_tokens = pairs.iter().map(|p| p.target.len() + 1).sum();
         // The batch's place in the whole epoch, whichever device's share serves it.
         let step = self.loader.range.0 + self.next;

@@ -35,6 +35,8 @@ use burn::train::metric::store::Direction;
 use burn::train::{Interrupter, Learner, LearningResult, SupervisedTraining};
 
 use crate::backend::Backend;
+use crate::data::concat::Concatenator;
+use crate::data::draw::EpochDraw;
 use crate::data::{self, Prepared, Vocabularies};
 use crate::run::weights::{self, Precision};
 use crate::run::{RunConfig, RunDir, RunLock, Selection};
@@ -268,6 +270,8 @@ impl Session {
         let done = self.start.done();
         let device = &self.devices[0];
         let length_multiple = if self.backend.on_gpu() { 8 } else { 1 };
+        let draw = self.draw();
+        let concatenator = self.concatenator(draw.as_ref());
         let train_loader = EpochLoader::training(
             std::mem::take(&mut self.data.train),
             max_tokens,
@@ -275,6 +279,7 @@ impl Session {
             done + 1,
             device,
         )
+        .drawing(draw, concatenator)
         .with_length_multiple(length_multiple);
         let (sets, valid): (Vec<String>, Vec<_>) = std::mem::take(&mut self.data.valid)
             .into_iter()
@@ -315,6 +320,55 @@ impl Session {
             supervised = supervised.checkpoint(epoch);
         }
         Ok(supervised)
+    }
+}
+
+impl Session {
+    /// How each epoch's pairs are drawn, when `data.epoch_pairs` asks: by `data.weights`.
+    pub fn draw(&self) -> Option<EpochDraw> {
+        let config = &self.config.data;
+        let weights: Vec<f64> = self
+            .data
+            .files
+            .iter()
+            .map(|file| config.weights.get(file).copied().unwrap_or(1.0))
+            .collect();
+        config.epoch_pairs.map(|pairs| {
+            EpochDraw::new(
+                self.data.train_by_file.clone(),
+                &weights,
+                pairs,
+                self.config.training.seed,
+            )
+        })
+    }
+
+    /// The joined pairs each epoch adds, when `data.concatenate` asks, from each file in
+    /// proportion to the pairs it gives an epoch (`draw`'s, else all of its pairs).
+    fn concatenator(&self, draw: Option<&EpochDraw>) -> Option<Concatenator> {
+        let config = &self.config.data;
+        let shares = match draw {
+            Some(draw) => draw.per_epoch.clone(),
+            None => self.data.train_by_file.iter().map(|r| r.len()).collect(),
+        };
+        (config.concatenate.share > 0.0).then(|| {
+            Concatenator::new(
+                Arc::new(self.data.splits.train.clone()),
+                self.data.text_by_file.clone(),
+                &shares,
+                config.concatenate.clone(),
+                self.data.vocabularies.clone(),
+                config.max_len,
+                self.config.training.seed,
+            )
+            .with_tags(
+                self.data
+                    .files
+                    .iter()
+                    .map(|file| config.tag_of(file).map(str::to_string))
+                    .collect(),
+            )
+        })
     }
 }
 

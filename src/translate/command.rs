@@ -20,6 +20,8 @@ pub struct InferOptions {
     pub backend: Backend,
     /// How translations are searched for.
     pub settings: SearchSettings,
+    /// The domain tag sources are translated with, instead of the run's default.
+    pub tag: Option<String>,
     /// A file of sentences, one a line.
     pub input: Option<PathBuf>,
     /// Where the translations of `input` go.
@@ -38,7 +40,8 @@ pub fn infer(options: &InferOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Re
     if let Some(path) = &options.output {
         crate::fs::ensure_writable_file(path)?;
     }
-    let translator = Translator::load(&RunDir::from_arg(&options.run), options.backend)?;
+    let translator = Translator::load(&RunDir::from_arg(&options.run), options.backend)?
+        .with_tag(options.tag.as_deref())?;
     if let Some(input) = &options.input {
         let mut translate = |out: &mut dyn Write| -> anyhow::Result<()> {
             translate_file(&translator, input, &options.settings, out, notify)

@@ -14,8 +14,8 @@ use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::Backend;
-use crate::data::Vocabularies;
 use crate::data::batch::padded;
+use crate::data::{Vocabularies, tag_token};
 use crate::model::Transformer;
 use crate::run::{RunDir, weights};
 use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
@@ -172,6 +172,13 @@ pub struct Translation {
 /// what it changed there.
 pub const POSITIONS_PER_TRAINED: usize = 2;
 
+/// The run's `data.default_tag`, read from its `config.json` when it has one that names it.
+fn default_tag(run: &RunDir) -> Option<String> {
+    let text = std::fs::read_to_string(run.config_path()).ok()?;
+    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    config["data"]["default_tag"].as_str().map(str::to_string)
+}
+
 /// The longest translation searched for a source of `len` tokens, unless `--max-len` or the
 /// positions say less: 1.5 × len + 10 (a batch takes its longest source's). Every reference of
 /// the news dev set fits (its target tokens are 1.07× the source's on average), and a model
@@ -190,6 +197,8 @@ pub struct Translator {
     max_len: usize,
     /// Width of the model's vectors.
     d_model: usize,
+    /// The domain tag sources are translated with (`doc` for `<doc>`), if any.
+    tag: Option<String>,
     device: Device,
 }
 
@@ -230,8 +239,33 @@ impl Translator {
             vocabularies,
             max_len: config.max_len,
             d_model: config.d_model,
+            tag: default_tag(run),
             device,
         })
+    }
+
+    /// Translates with domain tag `tag` instead of the run's `data.default_tag`; `None`
+    /// keeps that. A tag the model did not train with is refused.
+    pub fn with_tag(self, tag: Option<&str>) -> anyhow::Result<Self> {
+        let Some(tag) = tag else {
+            return Ok(self);
+        };
+        if !self.vocabularies.source.has_token(&tag_token(tag)) {
+            bail!(
+                "--tag {tag}: this model did not train with that domain tag (its tokenizer has no {} token); \
+                 the tags of a run are its configuration's `data.tags`",
+                tag_token(tag)
+            );
+        }
+        Ok(Self {
+            tag: Some(tag.to_string()),
+            ..self
+        })
+    }
+
+    /// The domain tag sources are translated with, if any.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
     }
 
     /// The model.
@@ -273,12 +307,13 @@ impl Translator {
             cut: Vec::new(),
             max_len: positions,
         };
+        let tag = self.tag.as_deref().map(tag_token).unwrap_or_default();
         for (i, sentence) in sentences.iter().enumerate() {
             let sentence = sentence.as_ref().trim();
             let mut ids = self
                 .vocabularies
                 .source
-                .encode(sentence)
+                .encode(&format!("{tag}{sentence}"))
                 .with_context(|| format!("cannot tokenize {sentence:?}"))?;
             if ids.len() > positions {
                 sources.cut.push(i);

@@ -53,3 +53,26 @@ pub fn pair(source: &str, target: &str) -> Pair {
         target: target.to_string(),
     }
 }
+
+/// `count` lines `"{word} {i}\t{word}-pt {i}"`.
+pub fn numbered_lines(word: &str, count: usize) -> String {
+    (0..count)
+        .map(|i| format!("{word} {i}\t{word}-pt {i}\n"))
+        .collect()
+}
+
+/// The data configuration of `files` for small test corpora: 20 % valid, 20 % test, a
+/// vocabulary of 300, no download.
+pub fn small_config(files: &[std::path::PathBuf]) -> transformer_mt::data::DataConfig {
+    transformer_mt::data::DataConfig {
+        files: files.to_vec(),
+        url: String::new(),
+        split: transformer_mt::data::split::SplitConfig {
+            valid_fraction: 0.2,
+            test_fraction: 0.2,
+            seed: 0,
+        },
+        vocab_size: 300,
+        ..transformer_mt::data::DataConfig::default()
+    }
+}

@@ -1,12 +1,14 @@
-//! Tests of the data pipeline: reader, split, tokenizer, batches, synthetic corpus, download.
+//! Tests of the data pipeline: reader, split, tokenizer, batches, drawn epochs and joined pairs, domain tags, synthetic corpus, download.
 
 mod batches;
 mod cli;
 mod common;
+mod draw;
 mod fetch;
 mod oversample;
 mod reader;
 mod shared_corpus;
 mod split;
 mod synthetic;
+mod tags;
 mod tokenizer;

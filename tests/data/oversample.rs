@@ -5,33 +5,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use transformer_mt::data::batch::EncodedPair;
-use transformer_mt::data::split::SplitConfig;
 use transformer_mt::data::{DataConfig, prepare};
 
-use super::common::{run_in, stderr, stdout, write};
-
-/// `count` lines `"{word} {i}\t{word}-pt {i}"`.
-fn lines(word: &str, count: usize) -> String {
-    (0..count)
-        .map(|i| format!("{word} {i}\t{word}-pt {i}\n"))
-        .collect()
-}
+use super::common::{numbered_lines as lines, run_in, small_config, stderr, stdout, write};
 
 fn config(files: &[PathBuf], oversample: &[(&PathBuf, usize)]) -> DataConfig {
     DataConfig {
-        files: files.to_vec(),
         oversample: oversample
             .iter()
             .map(|(f, times)| ((*f).clone(), *times))
             .collect::<BTreeMap<_, _>>(),
-        url: String::new(),
-        split: SplitConfig {
-            valid_fraction: 0.2,
-            test_fraction: 0.2,
-            seed: 0,
-        },
-        vocab_size: 300,
-        ..DataConfig::default()
+        ..small_config(files)
     }
 }
 

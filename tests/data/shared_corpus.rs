@@ -53,7 +53,8 @@ fn the_shared_corpus_reads_splits_tokenizes_and_batches() {
         );
     }
 
-    let vocabularies = Vocabularies::train(&splits.train, config.vocab_size, true).expect("trains");
+    let vocabularies =
+        Vocabularies::train(&splits.train, config.vocab_size, true, &[]).expect("trains");
     assert_eq!(vocabularies.source.vocab_size(), config.vocab_size);
     for pair in &splits.test {
         for text in [&pair.source, &pair.target] {

@@ -213,3 +213,36 @@ pub fn copy_model(run: &Path, to: &Path) {
         std::fs::copy(run.join(name), to.join(name)).expect("a copyable run file");
     }
 }
+
+/// Writes lines `ranges[i]` of the pair file `data` to `dir/names[i]`, one file each.
+pub fn split_lines(
+    dir: &Path,
+    data: &Path,
+    parts: &[(&str, std::ops::Range<usize>)],
+) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(data).expect("a pair file");
+    let lines: Vec<&str> = text.lines().collect();
+    parts
+        .iter()
+        .map(|(name, range)| {
+            let path = dir.join(name);
+            std::fs::write(&path, lines[range.clone()].join("\n") + "\n").expect("writable");
+            path
+        })
+        .collect()
+}
+
+/// `train --config CONFIG --data FILES... --run RUN` and `extra`, run in `dir`.
+pub fn train_files(
+    dir: &Path,
+    config: &Path,
+    files: &[PathBuf],
+    run: &Path,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec!["train", "--config", path(config), "--data"];
+    args.extend(files.iter().map(|f| path(f)));
+    args.extend(["--run", path(run)]);
+    args.extend_from_slice(extra);
+    run_in(dir, &args)
+}

@@ -3,24 +3,23 @@
 
 use super::common::*;
 
-/// Writes `lines` to `dir/name`.
-fn write_lines(dir: &std::path::Path, name: &str, lines: &[&str]) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, lines.join("\n") + "\n").expect("writable temporary directory");
-    path
-}
-
 /// Two corpus files and a dev file validated whole: each is a set with its own metrics, the
 /// sets' pair counts add up to the split's, the pooled perplexity lies between theirs, and
 /// `select_by: "bleu:dev"` exports the epoch of dev's best BLEU.
 #[test]
 fn each_set_is_validated_on_its_own_and_can_pick_the_best_epoch() {
     let Setup { dir, data, .. } = setup(1200, 1024);
-    let text = std::fs::read_to_string(&data).expect("numbers.tsv");
-    let lines: Vec<&str> = text.lines().collect();
-    let first = write_lines(dir.path(), "first.eng-por.tsv", &lines[..600]);
-    let second = write_lines(dir.path(), "second.tsv", &lines[600..1150]);
-    let dev = write_lines(dir.path(), "dev.eng-por.dev.tsv", &lines[1150..]);
+    let [first, second, dev] = split_lines(
+        dir.path(),
+        &data,
+        &[
+            ("first.eng-por.tsv", 0..600),
+            ("second.tsv", 600..1150),
+            ("dev.eng-por.dev.tsv", 1150..1200),
+        ],
+    )
+    .try_into()
+    .expect("three files");
     let config = tiny_config(dir.path(), "sets.json", |c| {
         c["data"]["max_tokens"] = 1024.into();
         c["training"]["bleu_sample"] = 16.into();
@@ -28,21 +27,13 @@ fn each_set_is_validated_on_its_own_and_can_pick_the_best_epoch() {
         c["training"]["patience"] = serde_json::Value::Null;
     });
     let run = dir.path().join("run");
-    let args = [
-        "train",
-        "--config",
-        path(&config),
-        "--data",
-        path(&first),
-        path(&second),
-        "--valid",
-        path(&dev),
-        "--run",
-        path(&run),
-        "--epochs",
-        "3",
-    ];
-    let output = run_in(dir.path(), &args);
+    let output = train_files(
+        dir.path(),
+        &config,
+        &[first, second],
+        &run,
+        &["--valid", path(&dev), "--epochs", "3"],
+    );
     let text = stdout(&output);
     assert!(output.status.success(), "{text}\n{}", stderr(&output));
 
