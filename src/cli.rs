@@ -703,6 +703,12 @@ fn print_training(report: &TrainReport) {
         }
         None => println!("no epoch finished: no weights were saved"),
     }
+    if report.schedule_step > 0 {
+        println!(
+            "schedule at step {}: a run continued from this one with --init-from takes `training.start_step` {}",
+            report.schedule_step, report.schedule_step
+        );
+    }
     match report.stop {
         Some(Stop::Interrupted(epoch)) => println!(
             "stopped during epoch {epoch}, before it was saved; `transformer-mt train --run {} --resume` continues it",

@@ -366,4 +366,25 @@ impl RunDir {
             .take_while(|&epoch| self.epoch_metric("valid", epoch, "Loss").is_some())
             .collect()
     }
+
+    /// The optimiser steps of epochs `1..=epochs`: the batches their training logs count
+    /// (one `Loss.log` line each, the epoch's `,final` line aside).
+    pub fn logged_steps(&self, epochs: usize) -> usize {
+        (1..=epochs)
+            .map(|epoch| {
+                let path = self
+                    .path
+                    .join("train")
+                    .join(format!("epoch-{epoch}"))
+                    .join("Loss.log");
+                std::fs::read_to_string(path)
+                    .map(|text| {
+                        text.lines()
+                            .filter(|l| !l.trim().is_empty() && !l.ends_with(",final"))
+                            .count()
+                    })
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
 }

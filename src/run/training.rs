@@ -45,6 +45,11 @@ pub struct TrainingConfig {
     /// `"perplexity:SET"` or `"bleu:SET"` (`"bleu:ntrex128"`), a set named as the metrics name
     /// it. Default: `"loss"`.
     pub select_by: Selection,
+    /// Steps the learning-rate schedule has already taken when this run starts: the step a
+    /// run given as `init_from` ended at (the `schedule at step N` line of its training), so
+    /// that a run continued from another neither warms up again nor restarts the decay.
+    /// Default: 0.
+    pub start_step: usize,
     /// A trained run (a name under `artifacts/`, or a directory such as `models/eng-por`)
     /// whose weights and tokenizer this run starts from, with a fresh optimiser and schedule:
     /// to train on past one sitting, or to fine-tune on other pairs. Its model must have this
@@ -157,6 +162,7 @@ impl Default for TrainingConfig {
             seed: 0,
             bleu_sample: 200,
             select_by: Selection::LOSS,
+            start_step: 0,
             init_from: None,
         }
     }

@@ -75,16 +75,21 @@ pub fn adam(training: &TrainingConfig) -> ModuleOptimizer {
         .init()
 }
 
-/// `lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup_steps^-1.5)` (§5.3, eq. 3).
+/// `lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup_steps^-1.5)` (§5.3, eq. 3),
+/// already `training.start_step` steps along.
 pub fn noam_schedule(
     training: &TrainingConfig,
     d_model: usize,
 ) -> anyhow::Result<ModuleLrScheduler> {
-    NoamLrSchedulerConfig::new(training.noam_factor)
+    let mut schedule = NoamLrSchedulerConfig::new(training.noam_factor)
         .with_warmup_steps(training.warmup_steps)
         .with_model_size(d_model)
         .init()
-        .map_err(|e| anyhow!("invalid learning-rate schedule: {e}"))
+        .map_err(|e| anyhow!("invalid learning-rate schedule: {e}"))?;
+    for _ in 0..training.start_step {
+        schedule.step();
+    }
+    Ok(schedule)
 }
 
 /// Loss (guarded), token accuracy and perplexity without padding, and speed, on both splits;

@@ -83,6 +83,9 @@ pub struct TrainReport {
     pub stop: Option<Stop>,
     /// The metric that picked the best epoch and that early stopping watched.
     pub selected_by: Selection,
+    /// The schedule's step after the last checkpointed epoch: `training.start_step` and the
+    /// steps of the epochs checkpointed, for a run continued from this one.
+    pub schedule_step: usize,
 }
 
 /// The best epoch and its validation metrics.
@@ -220,6 +223,7 @@ impl Session {
                 best,
                 stop: None,
                 selected_by: training.select_by.clone(),
+                schedule_step: schedule_step(&self.run, training.start_step),
                 run: self.run,
             });
         }
@@ -253,6 +257,7 @@ impl Session {
             best,
             stop: stop(&self.run, finished, training.epochs),
             selected_by: training.select_by.clone(),
+            schedule_step: schedule_step(&self.run, training.start_step),
             run: self.run,
         })
     }
@@ -397,6 +402,12 @@ fn diverged(run: &RunDir, message: &str, best: Option<&Best>) -> anyhow::Error {
         "training stopped in epoch {epoch}: {message}. {kept}. Lower `training.noam_factor` \
          or raise `training.warmup_steps`"
     )
+}
+
+/// The schedule's step after `run`'s last complete checkpoint, from `start_step`.
+fn schedule_step(run: &RunDir, start_step: usize) -> usize {
+    let checkpointed = run.complete_checkpoints().last().copied().unwrap_or(0);
+    start_step + run.logged_steps(checkpointed)
 }
 
 /// Why a run that ended without error ended before `epochs`, if it did: an epoch started

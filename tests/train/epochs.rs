@@ -1,5 +1,6 @@
 //! Epochs drawn from the files by weight, with joined pairs added: what `train` says it draws,
-//! and a run stopped and resumed that trains on what an uninterrupted one does.
+//! a run stopped and resumed that trains on what an uninterrupted one does, and a schedule
+//! continued across runs.
 
 use super::common::*;
 
@@ -73,4 +74,62 @@ fn drawn_epochs_with_joined_pairs_resume_exactly() {
             epoch + 1
         );
     }
+}
+
+/// A run says the step its schedule stands at; one started from it with that
+/// `training.start_step` goes on from there: its first learning rate is the paper's formula
+/// (eq. 3) at the next step, worked out here, not the warm-up's first.
+#[test]
+fn a_run_started_from_another_continues_its_schedule() {
+    let Setup { dir, data, config } = setup(600, 512);
+    let first = dir.path().join("first");
+    let text = stdout(&train(
+        dir.path(),
+        &config,
+        &data,
+        &first,
+        &["--epochs", "1"],
+    ));
+    let batches: usize = text
+        .lines()
+        .find_map(|l| l.split(" · train done (").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no end of the training split in {text}"));
+    let line = format!(
+        "schedule at step {batches}: a run continued from this one with --init-from takes `training.start_step` {batches}"
+    );
+    assert!(text.contains(&line), "{text}");
+
+    let continued = tiny_config(dir.path(), "continued.json", |c| {
+        c["data"]["max_tokens"] = 512.into();
+        c["training"]["start_step"] = batches.into();
+    });
+    let second = dir.path().join("second");
+    let text = stdout(&train(
+        dir.path(),
+        &continued,
+        &data,
+        &second,
+        &["--epochs", "1", "--init-from", path(&first)],
+    ));
+    let rates = std::fs::read_to_string(second.join("train/epoch-1/Learning_Rate.log"))
+        .expect("the learning rates of the epoch");
+    let first_rate: f64 = rates
+        .lines()
+        .next()
+        .and_then(|l| l.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .expect("a learning rate");
+    // config/tiny.json: noam_factor 2, d_model 64, warmup_steps 200.
+    let step = (batches + 1) as f64;
+    let expected = 2.0 * 64f64.powf(-0.5) * f64::min(step.powf(-0.5), step * 200f64.powf(-1.5));
+    assert!(
+        (first_rate - expected).abs() < 1e-9 * expected,
+        "{first_rate} vs {expected}"
+    );
+    assert!(
+        text.contains(&format!("schedule at step {}", 2 * batches)),
+        "{text}"
+    );
 }
