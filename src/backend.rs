@@ -354,6 +354,63 @@ fn libtorch_cuda_devices() -> usize {
     0
 }
 
+/// What `transformer-mt backends` prints: each backend of this build and what it runs on
+/// here (wgpu: every graphics adapter, its type, graphics API and driver), then the one
+/// `auto` takes.
+pub fn describe() -> String {
+    let mut lines = Vec::new();
+    for backend in Backend::compiled() {
+        let state = match backend.probe() {
+            Probe::Ready => "runs here".to_string(),
+            Probe::Software(adapter) => format!("runs on a software adapter only ({adapter})"),
+            Probe::Missing(reason) => format!("cannot run here: {reason}"),
+        };
+        let kind = match backend {
+            Backend::Wgpu => "GPU, any graphics API",
+            Backend::Tch if libtorch_cuda_devices() > 0 => "libtorch, CUDA",
+            Backend::Tch => "libtorch, CPU",
+            Backend::Flex | Backend::Ndarray => "CPU",
+        };
+        lines.push(format!("{backend} ({kind}): {state}"));
+        if backend == Backend::Wgpu {
+            lines.extend(
+                wgpu_adapters()
+                    .into_iter()
+                    .map(|a| format!("  adapter: {a}")),
+            );
+        }
+    }
+    let auto = match Backend::select("auto", &mut |_| {}) {
+        Ok(backend) => backend.to_string(),
+        Err(error) => format!("none ({error})"),
+    };
+    lines.push(format!("auto: {auto}"));
+    lines.join("\n")
+}
+
+/// Each of wgpu's graphics adapters: name, type, graphics API, driver.
+fn wgpu_adapters() -> Vec<String> {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::tensor::wgpu::wgpu;
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapters = burn::tensor::read_sync(instance.enumerate_adapters(wgpu::Backends::all()));
+        adapters
+            .iter()
+            .map(|adapter| {
+                let info = adapter.get_info();
+                format!(
+                    "{} ({:?}, {:?}; driver {} {})",
+                    info.name, info.device_type, info.backend, info.driver, info.driver_info
+                )
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    Vec::new()
+}
+
 /// What wgpu's adapters are: none, software renderers only, or at least one real GPU.
 fn wgpu_probe() -> Probe {
     #[cfg(feature = "wgpu")]

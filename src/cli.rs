@@ -68,6 +68,9 @@ pub enum Command {
     /// Serve the model over HTTP: a JSON API that batches concurrent requests, and a web page
     /// that translates and shows the attention.
     Serve(ServeArgs),
+    /// List this build's backends and what each runs on here: wgpu's graphics adapters (type,
+    /// API, driver), libtorch's CUDA devices, and the backend `auto` takes.
+    Backends,
 }
 
 /// The arguments of `serve`.
@@ -392,6 +395,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let backend = || Backend::select(&cli.backend, &mut notice);
     match cli.command {
+        Command::Backends => {
+            println!("{}", backend::describe());
+            Ok(())
+        }
         Command::Bench(args) => {
             let backends = if auto {
                 Backend::runnable()

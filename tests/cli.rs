@@ -207,3 +207,36 @@ fn auto_passes_over_a_software_gpu_adapter_in_one_line() {
     assert!(!message.contains("XDG_RUNTIME_DIR"), "{message}");
     assert!(!String::from_utf8_lossy(&output.stdout).trim().is_empty());
 }
+
+/// `backends` lists every backend of this build with what it runs on here, wgpu's adapters
+/// one a line (a software one typed `Cpu`), and the backend `auto` takes: the one `infer`
+/// says it took.
+#[test]
+fn backends_lists_what_each_runs_on_and_what_auto_takes() {
+    use transformer_mt::backend::{Backend, Probe};
+    let output = run(&["backends"], &[]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{}", stderr(&output));
+    for backend in Backend::compiled() {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{backend} ("))),
+            "{backend} missing from:\n{text}"
+        );
+    }
+    let expected = Backend::select("auto", &mut |_| {}).expect("a backend runs here");
+    assert!(text.ends_with(&format!("auto: {expected}\n")), "{text}");
+    if let Probe::Software(adapter) = Backend::Wgpu.probe() {
+        assert!(
+            text.contains(&format!(
+                "wgpu (GPU, any graphics API): runs on a software adapter only ({adapter})"
+            )),
+            "{text}"
+        );
+        let adapters: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  adapter: "))
+            .collect();
+        assert!(!adapters.is_empty(), "{text}");
+        assert!(adapters.iter().all(|a| a.contains("(Cpu, ")), "{text}");
+    }
+}

@@ -8,5 +8,6 @@ mod eval;
 mod fuzz;
 mod layers;
 mod model;
+mod scripts;
 mod shared;
 mod train;
