@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::batch::EncodedPair;
 use super::corpus::Pair;
 use super::random::{SplitMix64, mix64};
-use super::{Vocabularies, tag_token};
+use super::{Vocabularies, tag_source};
 
 /// The `data.concatenate` section: how many joined pairs an epoch adds, and how long they are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,10 +112,7 @@ impl Concatenator {
                     .collect();
                 let source = join(chosen.iter().map(|p| p.source.as_str()));
                 Pair {
-                    source: match self.tags.get(file).and_then(Option::as_deref) {
-                        Some(tag) => format!("{}{source}", tag_token(tag)),
-                        None => source,
-                    },
+                    source: tag_source(self.tags.get(file).and_then(Option::as_deref), &source),
                     target: join(chosen.iter().map(|p| p.target.as_str())),
                 }
             })

@@ -475,15 +475,23 @@ pub fn tag_token(tag: &str) -> String {
     format!("<{tag}>")
 }
 
+/// `source` behind the token of `tag`, if any: what the model reads.
+pub fn tag_source(tag: Option<&str>, source: &str) -> String {
+    match tag {
+        Some(tag) => format!("{}{source}", tag_token(tag)),
+        None => source.to_string(),
+    }
+}
+
 /// `pairs` with each source behind the token of `tag`, if any.
 pub fn tagged<'a>(pairs: &'a [Pair], tag: Option<&str>) -> std::borrow::Cow<'a, [Pair]> {
     match tag {
         None => std::borrow::Cow::Borrowed(pairs),
-        Some(tag) => std::borrow::Cow::Owned(
+        Some(_) => std::borrow::Cow::Owned(
             pairs
                 .iter()
                 .map(|p| Pair {
-                    source: format!("{}{}", tag_token(tag), p.source),
+                    source: tag_source(tag, &p.source),
                     target: p.target.clone(),
                 })
                 .collect(),

@@ -326,16 +326,20 @@ impl RunDir {
         Ok(())
     }
 
-    /// The epoch value of metric `name` (`Loss`, `Accuracy`, ...) on `split` (`train` or
-    /// `valid`), as the learner logged it: the last line of the epoch's log, `value,final`, in
-    /// the file Burn names after the metric with `_` for each space (`BLEU_tatoeba.log`).
-    pub fn epoch_metric(&self, split: &str, epoch: usize, name: &str) -> Option<f64> {
-        let path = self
-            .path
+    /// The log of metric `name` on `split` in epoch `epoch`, one line a batch and the epoch's
+    /// value last, in the file Burn names after the metric with `_` for each space
+    /// (`valid/epoch-3/BLEU_tatoeba.log`).
+    fn metric_log(&self, split: &str, epoch: usize, name: &str) -> PathBuf {
+        self.path
             .join(split)
             .join(format!("epoch-{epoch}"))
-            .join(format!("{}.log", name.replace(' ', "_")));
-        let text = std::fs::read_to_string(path).ok()?;
+            .join(format!("{}.log", name.replace(' ', "_")))
+    }
+
+    /// The epoch value of metric `name` (`Loss`, `Accuracy`, ...) on `split` (`train` or
+    /// `valid`), as the learner logged it: the last line of the epoch's log, `value,final`.
+    pub fn epoch_metric(&self, split: &str, epoch: usize, name: &str) -> Option<f64> {
+        let text = std::fs::read_to_string(self.metric_log(split, epoch, name)).ok()?;
         let last = text.lines().rev().find(|line| !line.trim().is_empty())?;
         last.strip_suffix(",final")?.parse().ok()
     }
@@ -372,12 +376,7 @@ impl RunDir {
     pub fn logged_steps(&self, epochs: usize) -> usize {
         (1..=epochs)
             .map(|epoch| {
-                let path = self
-                    .path
-                    .join("train")
-                    .join(format!("epoch-{epoch}"))
-                    .join("Loss.log");
-                std::fs::read_to_string(path)
+                std::fs::read_to_string(self.metric_log("train", epoch, "Loss"))
                     .map(|text| {
                         text.lines()
                             .filter(|l| !l.trim().is_empty() && !l.ends_with(",final"))

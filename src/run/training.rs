@@ -81,6 +81,22 @@ pub enum Watched {
     Bleu,
 }
 
+impl Watched {
+    /// How `training.select_by` writes it.
+    const KEYWORDS: [(Watched, &'static str); 3] = [
+        (Watched::Loss, "loss"),
+        (Watched::Perplexity, "perplexity"),
+        (Watched::Bleu, "bleu"),
+    ];
+
+    fn keyword(self) -> &'static str {
+        Self::KEYWORDS
+            .iter()
+            .find(|(watched, _)| *watched == self)
+            .map_or("loss", |(_, keyword)| keyword)
+    }
+}
+
 impl Selection {
     /// The validation loss over all sets.
     pub const LOSS: Selection = Selection {
@@ -110,15 +126,10 @@ impl TryFrom<String> for Selection {
             Some((metric, set)) => (metric, Some(set.to_string())),
             None => (text.as_str(), None),
         };
-        let metric = match metric {
-            "loss" => Watched::Loss,
-            "perplexity" => Watched::Perplexity,
-            "bleu" => Watched::Bleu,
-            _ => {
-                return Err(format!(
-                    "`training.select_by`: expected \"loss\", \"perplexity\", \"bleu\", \"perplexity:SET\" or \"bleu:SET\", got {text:?}"
-                ));
-            }
+        let Some(&(metric, _)) = Watched::KEYWORDS.iter().find(|(_, k)| *k == metric) else {
+            return Err(format!(
+                "`training.select_by`: expected \"loss\", \"perplexity\", \"bleu\", \"perplexity:SET\" or \"bleu:SET\", got {text:?}"
+            ));
         };
         match set.as_deref() {
             Some("") => Err(format!(
@@ -134,11 +145,7 @@ impl TryFrom<String> for Selection {
 
 impl From<Selection> for String {
     fn from(selection: Selection) -> String {
-        let metric = match selection.metric {
-            Watched::Loss => "loss",
-            Watched::Perplexity => "perplexity",
-            Watched::Bleu => "bleu",
-        };
+        let metric = selection.metric.keyword();
         match selection.set {
             Some(set) => format!("{metric}:{set}"),
             None => metric.to_string(),

@@ -270,13 +270,13 @@ impl Session {
         interrupter: &Interrupter,
         failure: &Arc<Mutex<Option<String>>>,
     ) -> anyhow::Result<SupervisedTraining<TrainingModel>> {
+        let draw = self.draw();
+        let concatenator = self.concatenator(draw.as_ref());
         let training = &self.config.training;
         let max_tokens = self.config.data.max_tokens;
         let done = self.start.done();
         let device = &self.devices[0];
         let length_multiple = if self.backend.on_gpu() { 8 } else { 1 };
-        let draw = self.draw();
-        let concatenator = self.concatenator(draw.as_ref());
         let train_loader = EpochLoader::training(
             std::mem::take(&mut self.data.train),
             max_tokens,
@@ -349,16 +349,21 @@ impl Session {
     }
 
     /// The joined pairs each epoch adds, when `data.concatenate` asks, from each file in
-    /// proportion to the pairs it gives an epoch (`draw`'s, else all of its pairs).
-    fn concatenator(&self, draw: Option<&EpochDraw>) -> Option<Concatenator> {
+    /// proportion to the pairs it gives an epoch (`draw`'s, else all of its pairs). The
+    /// training text moves into it.
+    fn concatenator(&mut self, draw: Option<&EpochDraw>) -> Option<Concatenator> {
         let config = &self.config.data;
+        if config.concatenate.share <= 0.0 {
+            return None;
+        }
         let shares = match draw {
             Some(draw) => draw.per_epoch.clone(),
             None => self.data.train_by_file.iter().map(|r| r.len()).collect(),
         };
-        (config.concatenate.share > 0.0).then(|| {
+        let text = Arc::new(std::mem::take(&mut self.data.splits.train));
+        Some(
             Concatenator::new(
-                Arc::new(self.data.splits.train.clone()),
+                text,
                 self.data.text_by_file.clone(),
                 &shares,
                 config.concatenate.clone(),
@@ -372,8 +377,8 @@ impl Session {
                     .iter()
                     .map(|file| config.tag_of(file).map(str::to_string))
                     .collect(),
-            )
-        })
+            ),
+        )
     }
 }
 

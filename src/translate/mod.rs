@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::Backend;
 use crate::data::batch::padded;
-use crate::data::{Vocabularies, tag_token};
+use crate::data::{Vocabularies, tag_source, tag_token};
 use crate::model::Transformer;
 use crate::run::{RunDir, weights};
 use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
@@ -307,13 +307,12 @@ impl Translator {
             cut: Vec::new(),
             max_len: positions,
         };
-        let tag = self.tag.as_deref().map(tag_token).unwrap_or_default();
         for (i, sentence) in sentences.iter().enumerate() {
             let sentence = sentence.as_ref().trim();
             let mut ids = self
                 .vocabularies
                 .source
-                .encode(&format!("{tag}{sentence}"))
+                .encode(&tag_source(self.tag.as_deref(), sentence))
                 .with_context(|| format!("cannot tokenize {sentence:?}"))?;
             if ids.len() > positions {
                 sources.cut.push(i);

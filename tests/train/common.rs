@@ -246,3 +246,30 @@ pub fn train_files(
     args.extend_from_slice(extra);
     run_in(dir, &args)
 }
+
+/// The batches of each epoch's training split, from the `train done (N batches)` lines `train`
+/// printed.
+pub fn trained_batches(text: &str) -> Vec<usize> {
+    text.lines()
+        .filter_map(|l| {
+            l.split(" · train done (")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// Panics unless two loss curves ([`loss_curve`]) are the same to 1e-4, epoch by epoch.
+pub fn assert_same_curve(a: &[(f64, f64)], b: &[(f64, f64)], what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (epoch, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x.0 - y.0).abs() < 1e-4 && (x.1 - y.1).abs() < 1e-4,
+            "{what}: epoch {} losses {x:?} vs {y:?}",
+            epoch + 1
+        );
+    }
+}

@@ -47,19 +47,7 @@ fn drawn_epochs_with_joined_pairs_resume_exactly() {
         text.contains("each epoch adds 50 % joined pairs of 2 to 3 pairs of one file"),
         "{text}"
     );
-    let batches: Vec<usize> = text
-        .lines()
-        .filter(|l| l.contains(" · train done ("))
-        .filter_map(|l| {
-            l.split(" · train done (")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect();
-    assert_eq!(batches.len(), 3, "{text}");
+    assert_eq!(trained_batches(&text).len(), 3, "{text}");
     let reference = loss_curve(&whole, 3);
 
     let stopped = dir.path().join("stopped");
@@ -67,13 +55,7 @@ fn drawn_epochs_with_joined_pairs_resume_exactly() {
     assert!(
         train_with(&stopped, &["--epochs", "3", "--resume"]).contains("resuming after epoch 1")
     );
-    for (epoch, (a, b)) in reference.iter().zip(loss_curve(&stopped, 3)).enumerate() {
-        assert!(
-            (a.0 - b.0).abs() < 1e-4 && (a.1 - b.1).abs() < 1e-4,
-            "epoch {}: {a:?} vs {b:?}",
-            epoch + 1
-        );
-    }
+    assert_same_curve(&reference, &loss_curve(&stopped, 3), "stopped and resumed");
 }
 
 /// A run says the step its schedule stands at; one started from it with that
@@ -90,12 +72,9 @@ fn a_run_started_from_another_continues_its_schedule() {
         &first,
         &["--epochs", "1"],
     ));
-    let batches: usize = text
-        .lines()
-        .find_map(|l| l.split(" · train done (").nth(1))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no end of the training split in {text}"));
+    let [batches] = trained_batches(&text)[..] else {
+        panic!("not one end of the training split in {text}");
+    };
     let line = format!(
         "schedule at step {batches}: a run continued from this one with --init-from takes `training.start_step` {batches}"
     );

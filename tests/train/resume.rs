@@ -75,18 +75,6 @@ fn kill_at_event(dir: &Path, args: &[&str], event: &str) {
     );
 }
 
-/// Curves equal to 1e-4, epoch by epoch, training and validation.
-fn assert_same_curve(a: &[(f64, f64)], b: &[(f64, f64)], what: &str) {
-    assert_eq!(a.len(), b.len());
-    for (epoch, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x.0 - y.0).abs() < 1e-4 && (x.1 - y.1).abs() < 1e-4,
-            "{what}: epoch {} losses {x:?} vs {y:?}",
-            epoch + 1
-        );
-    }
-}
-
 #[test]
 fn stopped_or_killed_and_resumed_runs_match_an_uninterrupted_one() {
     let Setup { dir, data, config } = setup(1500, 512);
