@@ -701,9 +701,10 @@ fn print_training(report: &TrainReport) {
                 metrics.push(format!("BLEU {bleu:.2}"));
             }
             println!(
-                "best epoch {} (by {}): {}; weights in {}",
+                "best epoch {} (by {} {:.4}): {}; weights in {}",
                 best.epoch,
                 report.selected_by.name(),
+                best.selected,
                 metrics.join(", "),
                 report.run.weights_path().display()
             );

@@ -93,6 +93,9 @@ pub struct TrainReport {
 pub struct Best {
     /// The epoch, 1-based.
     pub epoch: usize,
+    /// Its value of the metric that selected it (`training.select_by`: a set's, when it
+    /// names one).
+    pub selected: f64,
     /// Its validation loss.
     pub loss: Option<f64>,
     /// Its validation token accuracy, percent.
@@ -447,7 +450,7 @@ fn export_best(
             Direction::Lowest => a.1.total_cmp(&b.1),
             Direction::Highest => b.1.total_cmp(&a.1),
         });
-    let Some((epoch, _)) = best else {
+    let Some((epoch, selected)) = best else {
         return Ok(None);
     };
     let path = run.model_checkpoint(epoch);
@@ -457,6 +460,7 @@ fn export_best(
     weights::save(model.transformer, &run.weights_path(), Precision::Full)?;
     Ok(Some(Best {
         epoch,
+        selected,
         loss: run.epoch_metric("valid", epoch, "Loss"),
         accuracy: run.epoch_metric("valid", epoch, "Accuracy"),
         bleu: run.epoch_metric("valid", epoch, ValidationBleu::NAME),

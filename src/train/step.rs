@@ -11,6 +11,7 @@ use super::loss::{SmoothedLoss, smoothed_cross_entropy};
 use crate::data::batch::TranslationBatch;
 use crate::data::tokenizer::PAD_ID;
 use crate::model::Transformer;
+use crate::translate::output_limit;
 use crate::translate::search::{Decoding, greedy};
 
 /// The model being trained: the [`Transformer`] and its loss.
@@ -71,11 +72,12 @@ impl TrainingModel {
         }
     }
 
-    /// Greedy translations of the first sentences of `batch`, one per reference. A
-    /// translation may run to twice its source's length plus 10 tokens.
+    /// Greedy translations of the first sentences of `batch`, one per reference, each as long
+    /// as `translate` lets it run ([`output_limit`] of the batch's longest source), so that
+    /// validation BLEU scores what `eval` would.
     fn decode_sample(&self, batch: &TranslationBatch, references: Vec<Vec<u32>>) -> DecodedSample {
         let [_, src_len] = batch.src.dims();
-        let max_tokens = (2 * src_len + 10).min(self.transformer.max_len() - 1);
+        let max_tokens = output_limit(src_len).min(self.transformer.max_len() - 1);
         let src = batch.src.clone().slice(0..references.len());
         let hypotheses = greedy(&self.transformer, src, 0, max_tokens, Decoding::Cached)
             .into_iter()

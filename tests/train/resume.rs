@@ -363,7 +363,7 @@ fn a_second_writer_is_refused_and_a_run_killed_before_its_first_checkpoint_resum
         ),
         "{text}"
     );
-    assert!(text.contains("best epoch 1 (by loss)"), "{text}");
+    assert!(text.contains("best epoch 1 (by loss "), "{text}");
     assert!(run.join("model.bpk").is_file());
     assert!(!run.join("train/epoch-2").exists(), "{text}");
 }

@@ -83,7 +83,10 @@ fn each_set_is_validated_on_its_own_and_can_pick_the_best_epoch() {
         .max_by(|&a, &b| dev_bleu[a - 1].total_cmp(&dev_bleu[b - 1]))
         .expect("three epochs");
     assert!(
-        text.contains(&format!("best epoch {best} (by BLEU of dev)")),
+        text.contains(&format!(
+            "best epoch {best} (by BLEU of dev {:.4})",
+            dev_bleu[best - 1]
+        )),
         "{dev_bleu:?}\n{text}"
     );
     assert!(text.contains("· bleu dev "), "{text}");
