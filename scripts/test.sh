@@ -3,7 +3,8 @@
 #
 # Installs what the backends need (Mesa's Vulkan driver, which runs wgpu on the CPU when the
 # machine has no GPU; libtorch from PyTorch's pip wheel for tch) and what the test of the web
-# page drives (headless Chromium and its WebDriver), then checks formatting, and
+# page drives (headless Chromium and its WebDriver) and CTranslate2, which the export test
+# translates with (scripts/setup-ctranslate2.sh, a venv), then checks formatting, and
 # builds every target of the crate once, in release mode with all backend features, with
 # Clippy's lints as part of that build; then runs every test.
 set -euo pipefail
@@ -35,6 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 bash scripts/setup-libtorch.sh
+# CTranslate2, the independent reference the export test translates with (benches/ctranslate2.py).
+bash scripts/setup-ctranslate2.sh > /dev/null
 phase_done installs
 # Vulkan's loader wants a runtime directory; a private one keeps it quiet on a headless machine.
 if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then

@@ -3,6 +3,7 @@
 //! --release -- train::` runs one of them.
 
 mod cli;
+mod ctranslate2;
 mod data;
 mod eval;
 mod fuzz;

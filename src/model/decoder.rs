@@ -169,6 +169,16 @@ impl DecoderCache {
             layer.targets = layer.targets.take().map(|kv| kv.select(rows.clone()));
         }
     }
+
+    /// Keeps only the rows `rows` of the batch, in that order, encoder keys and values
+    /// included: a search drops the rows of the sentences it has finished, so that later
+    /// steps compute only the rows still decoding.
+    pub fn keep(&mut self, rows: Tensor<1, Int>) {
+        self.reorder(rows.clone());
+        for layer in &mut self.layers {
+            layer.memory = layer.memory.clone().select(rows.clone());
+        }
+    }
 }
 
 /// What the decoder returns.

@@ -134,7 +134,22 @@ impl<'a> SearchState<'a> {
         log_softmax(logits, 1) + excluded
     }
 
-    /// Keeps the rows `rows` of the batch, in that order.
+    /// Keeps only the rows `rows` of the batch, in that order, whichever sentences they
+    /// belong to: the encoder output and its padding go with them.
+    fn keep(&mut self, rows: &[usize]) {
+        let indices: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+        let indices = ids(&indices, &self.memory.device());
+        self.memory = self.memory.clone().select(0, indices.clone());
+        self.src_padding = self.src_padding.clone().select(0, indices.clone());
+        self.memory_mask = AttentionMask::key_padding(self.src_padding.clone());
+        match &mut self.cache {
+            Some(cache) => cache.keep(indices),
+            None => self.prefixes = rows.iter().map(|&r| self.prefixes[r].clone()).collect(),
+        }
+    }
+
+    /// Keeps the rows `rows` of the batch, in that order, each a row of the same sentence:
+    /// the encoder output stays in place.
     fn reorder(&mut self, rows: &[usize]) {
         if rows.iter().enumerate().all(|(i, &row)| i == row) {
             return;
@@ -192,7 +207,8 @@ pub fn greedy(
     let [batch, _] = src.dims();
     let mut decoder = SearchState::new(model, src, 1, decoding);
     let mut hypotheses = vec![Hypothesis::empty(); batch];
-    let mut finished = vec![false; batch];
+    // The sentence of each row still decoding: a finished sentence leaves the batch.
+    let mut live: Vec<usize> = (0..batch).collect();
     let mut next = vec![BOS_ID; batch];
     for step in 0..max_tokens {
         // The choice is made on the device: only each row's token and its log-probability
@@ -205,22 +221,24 @@ pub fn greedy(
             .convert::<i64>()
             .try_into_vec::<i64>()
             .expect("token ids");
+        let mut kept = Vec::with_capacity(live.len());
         for (row, (&token, log_prob)) in tokens.iter().zip(host_f32(log_probs)).enumerate() {
             let token = token as u32;
-            next[row] = token;
-            if finished[row] {
-                continue;
-            }
-            let hypothesis = &mut hypotheses[row];
+            let hypothesis = &mut hypotheses[live[row]];
             hypothesis.log_prob += log_prob as f64;
-            if token == EOS_ID {
-                finished[row] = true;
-            } else {
+            if token != EOS_ID {
                 hypothesis.tokens.push(token);
+                next[row] = token;
+                kept.push(row);
             }
         }
-        if finished.iter().all(|&f| f) {
+        if kept.is_empty() {
             break;
+        }
+        if kept.len() < live.len() {
+            decoder.keep(&kept);
+            live = kept.iter().map(|&row| live[row]).collect();
+            next = kept.iter().map(|&row| next[row]).collect();
         }
     }
     for hypothesis in &mut hypotheses {
@@ -265,20 +283,22 @@ pub fn beam_search(
         .collect();
     let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
     let mut next = vec![BOS_ID; batch * k];
+    // The sentence of each group of K rows still searching: a sentence done leaves the batch.
+    let mut live: Vec<usize> = (0..batch).collect();
     for _ in 0..options.max_tokens {
         let log_probs = host_f32(decoder.log_probs(&next, true));
-        let vocab = log_probs.len() / (batch * k);
-        let mut rows = Vec::with_capacity(batch * k);
-        let mut extended: Vec<Option<Hypothesis>> = Vec::with_capacity(batch * k);
-        for (sentence, done) in finished.iter_mut().enumerate() {
-            let first = sentence * k;
+        let vocab = log_probs.len() / (live.len() * k);
+        let mut rows = Vec::with_capacity(live.len() * k);
+        let mut extended: Vec<Option<Hypothesis>> = Vec::with_capacity(live.len() * k);
+        for (slot, &sentence) in live.iter().enumerate() {
+            let first = slot * k;
             let beam = Beam {
                 alive: &alive[first..first + k],
                 log_probs: &log_probs[first * vocab..(first + k) * vocab],
                 first,
                 alpha: options.alpha,
             };
-            let kept = beam.extend(done);
+            let kept = beam.extend(&mut finished[sentence]);
             // Every slot of the sentence gets a kept hypothesis or none (a dead row that
             // reads row `first`, whatever it decodes being ignored).
             let mut kept = kept.into_iter();
@@ -297,15 +317,27 @@ pub fn beam_search(
             }
         }
         alive = extended;
-        if alive.iter().all(Option::is_none) {
+        let searching: Vec<usize> = (0..live.len())
+            .filter(|slot| alive[slot * k..(slot + 1) * k].iter().any(Option::is_some))
+            .collect();
+        if searching.is_empty() {
             break;
         }
-        decoder.reorder(&rows);
+        if searching.len() == live.len() {
+            decoder.reorder(&rows);
+            continue;
+        }
+        let slots = |slot: &usize| slot * k..(slot + 1) * k;
+        let kept: Vec<usize> = searching.iter().flat_map(slots).collect();
+        decoder.keep(&kept.iter().map(|&i| rows[i]).collect::<Vec<_>>());
+        alive = kept.iter().map(|&i| alive[i].take()).collect();
+        next = kept.iter().map(|&i| next[i]).collect();
+        live = searching.iter().map(|&slot| live[slot]).collect();
     }
     // Out of room: the hypotheses still alive end here, unfinished.
     for (row, hypothesis) in alive.into_iter().enumerate() {
         if let Some(hypothesis) = hypothesis {
-            finished[row / k].push(hypothesis);
+            finished[live[row / k]].push(hypothesis);
         }
     }
     finished

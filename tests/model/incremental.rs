@@ -96,6 +96,53 @@ fn cached_and_recomputed_searches_agree() {
     }
 }
 
+/// A sentence is searched the same in a batch as alone, though the batch drops a sentence's
+/// rows once it is finished: greedy and beam search, over sentences that end at different
+/// steps (checked to happen: the small target vocabulary makes `</s>` likely).
+#[test]
+fn a_sentence_searches_the_same_in_a_batch_as_alone() {
+    let pad = PAD as i64;
+    let rows: [&[i64]; 4] = [
+        &[3, 4, 5, 6, 7],
+        &[8, 9, 10, pad, pad],
+        &[11, 12, pad, pad, pad],
+        &[13, 14, 15, 16, pad],
+    ];
+    let alone = |row: &[i64]| {
+        let len = row.iter().take_while(|&&t| t != pad).count();
+        ids(&[&row[..len]], &device())
+    };
+    let options = BeamOptions {
+        beam: 3,
+        alpha: 0.6,
+        n_best: 3,
+        max_tokens: 12,
+    };
+    let mut ends_differ = false;
+    for seed in 0..6 {
+        let model = model(small_config(), seed);
+        let together = greedy(&model, ids(&rows, &device()), 0, 12, Decoding::Cached);
+        let lengths: Vec<usize> = together.iter().map(|h| h.tokens.len()).collect();
+        ends_differ |= lengths.iter().any(|&l| l < 12) && lengths.iter().any(|&l| l != lengths[0]);
+        let beams = beam_search(&model, ids(&rows, &device()), options, Decoding::Cached);
+        for (i, row) in rows.iter().enumerate() {
+            let single = &greedy(&model, alone(row), 0, 12, Decoding::Cached)[0];
+            assert_eq!(together[i].tokens, single.tokens, "seed {seed}, row {i}");
+            assert!((together[i].log_prob - single.log_prob).abs() < 1e-4);
+            let single = &beam_search(&model, alone(row), options, Decoding::Cached)[0];
+            assert_eq!(beams[i].len(), single.len(), "seed {seed}, row {i}");
+            for (a, b) in beams[i].iter().zip(single) {
+                assert_eq!(a.tokens, b.tokens, "seed {seed}, row {i}");
+                assert!((a.score - b.score).abs() < 1e-4, "seed {seed}, row {i}");
+            }
+        }
+    }
+    assert!(
+        ends_differ,
+        "no batch had sentences ending at different steps"
+    );
+}
+
 /// A beam of one is greedy search.
 #[test]
 fn a_beam_of_one_is_greedy_search() {
