@@ -55,15 +55,9 @@ results="$out/results.tsv"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# A layout in which the configurations' `../shared/data/...` paths resolve: work/main holds
-# links to the repository's configurations and models, work/shared/data the corpora.
-mkdir -p "$work/main" "$work/shared/data"
-ln -s "$repo/config" "$work/main/config"
-ln -s "$repo/models" "$work/main/models"
 bin="$work/transformer-mt"
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$work}
-# This machine's Vulkan loader first; the bundle's where there is none.
-export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$bundle/lib"
+source "$repo/scripts/gpu-common.sh"
+gpu_layout
 
 json_string() {
     printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g; s/\t/\\t/g' | awk 'BEGIN { ORS = "" } NR > 1 { print "\\n" } { print }'
@@ -117,21 +111,6 @@ step() {
     [ -n "$summary" ] || summary=$(tail -1 "$out/$name.log" | tr '\t|' '  ' | cut -c1-200)
     printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$(($(date +%s) - begin))" "$summary" >> "$results"
     report
-}
-
-unpack() {
-    set -e
-    (cd "$bundle" && sed -n '3,$p' MANIFEST | while read -r size sum file; do
-        echo "$sum  $file"
-    done | sha256sum --check --quiet)
-    xz -dc "$bundle/transformer-mt.xz" > "$bin"
-    chmod +x "$bin"
-    for file in "$bundle"/data/*.tsv.xz; do
-        name=$(basename "$file" .xz)
-        xz -dc "$file" > "$work/shared/data/$name"
-    done
-    cp "$bundle/data/tatoeba-test.tsv" "$work/tatoeba-test.tsv"
-    echo "result: $(du -sh "$work" | cut -f1) unpacked, checksums match"
 }
 
 system() {
