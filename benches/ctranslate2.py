@@ -1,7 +1,7 @@
 """Issue #32: our decoding against CTranslate2's, on the same weights, in one run.
 
     bash scripts/setup-ctranslate2.sh                      # once: makes .venv-ct2/
-    .venv-ct2/bin/python benches/ctranslate2.py            # the shipped model, tch and flex
+    .venv-ct2/bin/python benches/ctranslate2.py            # the shipped model; tch and flex if built
     .venv-ct2/bin/python benches/ctranslate2.py --run prose --backends tch --json out.json
 
 1. Exports a run's model (`model.bpk`, Burn's burnpack format, read here with a small CBOR
@@ -358,6 +358,24 @@ def score(hypotheses, references):
             sacrebleu.corpus_chrf(hypotheses, [references]).score)
 
 
+def default_binary():
+    """The first release binary of $CARGO_TARGET_DIR, the repository's target/, and
+    scripts/build-env.sh's target directory."""
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    dirs = [os.environ.get("CARGO_TARGET_DIR"), os.path.join(ROOT, "target"),
+            os.path.join(cache, "transformer-mt", "target")]
+    binaries = [os.path.join(d, "release", "transformer-mt") for d in dirs if d]
+    return next((b for b in binaries if os.path.exists(b)), binaries[0])
+
+
+def built_backends(binary):
+    """Which of tch and flex `binary backends` lists as running here."""
+    listed = subprocess.run([binary, "backends"], stdout=subprocess.PIPE, text=True).stdout
+    lines = listed.splitlines()
+    return [b for b in ("tch", "flex")
+            if any(line.startswith(f"{b} (") and line.endswith("runs here") for line in lines)]
+
+
 def machine():
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
@@ -371,11 +389,13 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", default=os.path.join(ROOT, "models", "eng-por"),
-                        help="the trained run whose model.bpk is compared (default: the shipped model)")
-    parser.add_argument("--binary", default=os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "transformer-mt"),
-        help="the transformer-mt binary (default: $CARGO_TARGET_DIR/release/transformer-mt)")
-    parser.add_argument("--backends", default="tch,flex", help="ours, comma-separated")
+                        help="the trained run whose model.bpk is compared: a name under artifacts/ or a "
+                             "directory (default: the shipped model)")
+    parser.add_argument("--binary", default=default_binary(),
+                        help="the transformer-mt binary (default: release/transformer-mt under "
+                             "$CARGO_TARGET_DIR, target/, or where scripts/build-env.sh builds)")
+    parser.add_argument("--backends", help="ours, comma-separated (default: those of tch and flex "
+                        "the binary has)")
     parser.add_argument("--baseline", help="another transformer-mt binary whose backends are timed "
                         "beside --binary's, as `BACKEND (baseline)`: a lever's before and after")
     parser.add_argument("--compute-types", default="float32,int8", help="CTranslate2's")
@@ -401,6 +421,14 @@ def main():
     parser.add_argument("--timing", help=argparse.SUPPRESS)
     parser.add_argument("--positions", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:
+        import ctranslate2  # noqa: F401
+        import numpy  # noqa: F401
+        import sacrebleu  # noqa: F401
+        import tokenizers  # noqa: F401
+    except ImportError as error:
+        sys.exit(f"benches/ctranslate2.py: {error}: run `bash scripts/setup-ctranslate2.sh`, "
+                 "then this script with .venv-ct2/bin/python")
     if args.worker:
         return ct2_worker(args)
 
@@ -414,6 +442,10 @@ def main():
                        (os.path.join(args.shared, "ntrex128.eng-por.dev.tsv"), "--shared")):
         if not os.path.exists(path):
             sys.exit(f"{what}: {path} does not exist")
+    if not os.path.isdir(args.run) and os.path.isdir(os.path.join(ROOT, "artifacts", args.run)):
+        args.run = os.path.join(ROOT, "artifacts", args.run)  # a run's name, as the CLI takes it
+    if args.backends is None:
+        args.backends = ",".join(built_backends(args.binary))
     with open(os.path.join(args.run, "config.json")) as f:
         data = json.load(f)["data"]
     if args.tag is None:
