@@ -12,3 +12,4 @@ mod model;
 mod scripts;
 mod shared;
 mod train;
+mod translate;

@@ -199,6 +199,7 @@ pub struct Translator {
     d_model: usize,
     /// The domain tag sources are translated with (`doc` for `<doc>`), if any.
     tag: Option<String>,
+    backend: Backend,
     device: Device,
 }
 
@@ -240,6 +241,7 @@ impl Translator {
             max_len: config.max_len,
             d_model: config.d_model,
             tag: default_tag(run),
+            backend,
             device,
         })
     }
@@ -325,7 +327,7 @@ impl Translator {
 
     /// Translates encoded sentences: `settings.batch_size` at a time, shortest first so that
     /// a batch holds sentences of similar length, each result back in input order. An empty
-    /// sentence translates to an empty one.
+    /// sentence translates to an empty one. `progress` hears of each batch done.
     pub fn translate(
         &self,
         sources: &[Vec<u32>],
@@ -334,48 +336,118 @@ impl Translator {
     ) -> anyhow::Result<Vec<Vec<Translation>>> {
         let mut order: Vec<usize> = (0..sources.len()).collect();
         order.sort_by_key(|&i| sources[i].len());
+        let chunks: Vec<&[usize]> = order.chunks(settings.batch_size.max(1)).collect();
         let mut results: Vec<Vec<Translation>> = vec![Vec::new(); sources.len()];
-        let max_tokens = settings
-            .max_tokens
-            .min(self.positions().saturating_sub(1))
-            .max(1);
-        for chunk in order.chunks(settings.batch_size.max(1)) {
-            let (empty, nonempty): (Vec<usize>, Vec<usize>) =
-                chunk.iter().partition(|&&i| sources[i].is_empty());
-            for i in empty {
-                results[i] = vec![Translation {
+        let workers = self.sentence_workers(settings, chunks.len());
+        if workers == 1 {
+            for chunk in chunks {
+                for (i, translations) in self.translate_batch(chunk, sources, settings)? {
+                    results[i] = translations;
+                }
+                progress(chunk.len());
+            }
+            return Ok(results);
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            for worker in 0..workers {
+                let sender = sender.clone();
+                let chunks = &chunks;
+                scope.spawn(move || {
+                    let pool = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                        Ok(pool) => pool,
+                        Err(e) => {
+                            let _ = sender.send(Err(anyhow!("a decoding thread: {e}")));
+                            return;
+                        }
+                    };
+                    pool.install(|| {
+                        for chunk in chunks.iter().skip(worker).step_by(workers) {
+                            let found = self.translate_batch(chunk, sources, settings);
+                            let failed = found.is_err();
+                            if sender.send(found.map(|f| (chunk.len(), f))).is_err() || failed {
+                                return;
+                            }
+                        }
+                    });
+                });
+            }
+            drop(sender);
+            for found in receiver {
+                let (len, found) = found?;
+                for (i, translations) in found {
+                    results[i] = translations;
+                }
+                progress(len);
+            }
+            Ok(results)
+        })
+    }
+
+    /// How many threads translate side by side, each its own batches: at batch 1 on flex,
+    /// one a thread, each running every operation on a rayon pool of one thread; else one,
+    /// each operation on all threads. At batch 1 a step's operations are too small for a
+    /// second thread to pay inside them (`BENCHMARKS.md`: 3.7 s on one thread against 4.3 s
+    /// on two for 100 news sentences), so the threads take a sentence each instead.
+    fn sentence_workers(&self, settings: &SearchSettings, batches: usize) -> usize {
+        if settings.batch_size > 1 || self.backend != Backend::Flex {
+            return 1;
+        }
+        rayon::current_num_threads().min(batches).max(1)
+    }
+
+    /// The translations of the sentences `chunk` (indices into `sources`), decoded as one
+    /// batch, each with its index.
+    fn translate_batch(
+        &self,
+        chunk: &[usize],
+        sources: &[Vec<u32>],
+        settings: &SearchSettings,
+    ) -> anyhow::Result<Vec<(usize, Vec<Translation>)>> {
+        let (empty, nonempty): (Vec<usize>, Vec<usize>) =
+            chunk.iter().partition(|&&i| sources[i].is_empty());
+        let mut results: Vec<(usize, Vec<Translation>)> = empty
+            .into_iter()
+            .map(|i| {
+                let translation = Translation {
                     text: String::new(),
                     score: 0.0,
                     tokens: Vec::new(),
-                }];
-            }
-            if !nonempty.is_empty() {
-                let rows: Vec<Vec<u32>> = nonempty.iter().map(|&i| sources[i].clone()).collect();
-                let longest = rows.iter().map(Vec::len).max().unwrap_or(0);
-                let max_tokens = max_tokens.min(output_limit(longest));
-                let src = padded(&rows, &self.device);
-                let found: Vec<Vec<Hypothesis>> = if settings.beam <= 1 {
-                    greedy(&self.model, src, 0, max_tokens, settings.decoding)
-                        .into_iter()
-                        .map(|h| vec![h])
-                        .collect()
-                } else {
-                    let options = BeamOptions {
-                        beam: settings.beam,
-                        alpha: settings.alpha,
-                        n_best: settings.n_best,
-                        max_tokens,
-                    };
-                    beam_search(&self.model, src, options, settings.decoding)
                 };
-                for (&i, hypotheses) in nonempty.iter().zip(found) {
-                    results[i] = hypotheses
-                        .into_iter()
-                        .map(|h| self.detokenize(h))
-                        .collect::<anyhow::Result<_>>()?;
-                }
-            }
-            progress(chunk.len());
+                (i, vec![translation])
+            })
+            .collect();
+        if nonempty.is_empty() {
+            return Ok(results);
+        }
+        let rows: Vec<Vec<u32>> = nonempty.iter().map(|&i| sources[i].clone()).collect();
+        let longest = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let max_tokens = settings
+            .max_tokens
+            .min(self.positions().saturating_sub(1))
+            .max(1)
+            .min(output_limit(longest));
+        let src = padded(&rows, &self.device);
+        let found: Vec<Vec<Hypothesis>> = if settings.beam <= 1 {
+            greedy(&self.model, src, 0, max_tokens, settings.decoding)
+                .into_iter()
+                .map(|h| vec![h])
+                .collect()
+        } else {
+            let options = BeamOptions {
+                beam: settings.beam,
+                alpha: settings.alpha,
+                n_best: settings.n_best,
+                max_tokens,
+            };
+            beam_search(&self.model, src, options, settings.decoding)
+        };
+        for (&i, hypotheses) in nonempty.iter().zip(found) {
+            let translations = hypotheses
+                .into_iter()
+                .map(|h| self.detokenize(h))
+                .collect::<anyhow::Result<_>>()?;
+            results.push((i, translations));
         }
         Ok(results)
     }

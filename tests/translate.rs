@@ -1,0 +1,57 @@
+//! The translator over a whole input: how its batches are spread over threads never changes a
+//! translation.
+
+use std::path::Path;
+
+use transformer_mt::backend::Backend;
+use transformer_mt::run::RunDir;
+use transformer_mt::translate::search::Decoding;
+use transformer_mt::translate::{SearchSettings, Translator};
+
+/// At batch 1 on flex the sentences are translated side by side, one a thread, each thread
+/// running its operations on a rayon pool of its own: the translations, their scores and
+/// their order are those of one thread translating the sentences in turn, greedy and beam.
+#[test]
+fn flex_at_batch_one_translates_the_same_on_two_threads_as_on_one() {
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/eng-por");
+    let translator =
+        Translator::load(&RunDir::from_arg(&run), Backend::Flex).expect("the shipped model");
+    let sentences = [
+        "Tom is reading a book in the garden.",
+        "",
+        "Where is the station?",
+        "The European Parliament approved the new budget yesterday.",
+        "I like cats.",
+        "Click the button to save the file before you close the window.",
+        "She has lived in this town for ten years, and she still loves it.",
+    ];
+    let sources = translator.encode(&sentences).expect("encodes");
+    for beam in [1, 4] {
+        let settings = SearchSettings {
+            beam,
+            alpha: SearchSettings::DEFAULT_ALPHA,
+            n_best: 1,
+            max_tokens: usize::MAX,
+            decoding: Decoding::Cached,
+            batch_size: 1,
+        };
+        let on = |threads: usize| {
+            let mut reported = 0;
+            let translations = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool")
+                .install(|| translator.translate(&sources.ids, &settings, |done| reported += done))
+                .expect("translates");
+            assert_eq!(reported, sentences.len(), "{threads} threads, beam {beam}");
+            translations
+        };
+        let (one, two) = (on(1), on(2));
+        assert_eq!(one.len(), sentences.len());
+        assert_eq!(one[1][0].text, "");
+        for (a, b) in one.iter().zip(&two) {
+            assert_eq!(a[0].text, b[0].text, "beam {beam}");
+            assert_eq!(a[0].score, b[0].score, "beam {beam}");
+        }
+    }
+}
