@@ -78,7 +78,6 @@ case "$minutes" in
 esac
 bundle=$(absolute "$bundle")
 config=$(absolute "$config")
-[ -f "$bundle/MANIFEST" ] || fail "$bundle/MANIFEST not found: make the bundle with scripts/gpu-bundle.sh and carry it" 2
 [ -f "$config" ] || fail "--config: $config not found" 2
 init=()
 if [ -n "$init_from" ]; then
@@ -86,6 +85,7 @@ if [ -n "$init_from" ]; then
     [ -f "$init_from/model.bpk" ] || fail "--init-from: $init_from/model.bpk not found" 2
     init=(--init-from "$init_from")
 fi
+[ -f "$bundle/MANIFEST" ] || fail "$bundle/MANIFEST not found: make the bundle with scripts/gpu-bundle.sh and carry it" 2
 mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
 
