@@ -143,8 +143,9 @@ def sinusoids(positions, d_model):
     return table.astype(np.float32)
 
 
-def export(run, out_dir):
-    """Writes `run`'s model into `out_dir` as a CTranslate2 model; returns its config."""
+def export(run, out_dir, positions):
+    """Writes `run`'s model into `out_dir` as a CTranslate2 model with `positions` position
+    encodings; returns CTranslate2's version."""
     import ctranslate2
     import numpy as np
     import tokenizers
@@ -152,7 +153,7 @@ def export(run, out_dir):
 
     with open(os.path.join(run, "config.json")) as f:
         config = json.load(f)
-    model, data = config["model"], config["data"]
+    model = config["model"]
     weights = read_burnpack(os.path.join(run, "model.bpk"))
     tokenizer = tokenizers.Tokenizer.from_file(os.path.join(run, "tokenizer.json"))
     vocab = tokenizer.get_vocab(with_added_tokens=True)
@@ -183,7 +184,6 @@ def export(run, out_dir):
         target.gamma = weights[f"{name}.gamma"]
         target.beta = weights[f"{name}.beta"]
 
-    positions = data["max_len"] * POSITIONS_PER_TRAINED
     source_embedding = weights["src_embedding.table.weight"]
     target_embedding = weights.get("tgt_embedding.table.weight", source_embedding)
     # Both sides multiply the embeddings by √d_model (`scale_embeddings`, on by default).
@@ -227,7 +227,7 @@ def export(run, out_dir):
     spec.validate()
     os.makedirs(out_dir, exist_ok=True)
     spec.save(out_dir)
-    return config, ctranslate2.__version__
+    return ctranslate2.__version__
 
 
 # --- the sentences --------------------------------------------------------------------------
@@ -456,7 +456,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if args.export is None:
             args.export = os.path.join(tmp, "ct2-model")
-        _, version = export(args.run, args.export)
+        version = export(args.run, args.export, args.positions)
         print(f"exported {args.run}/model.bpk to {args.export} (CTranslate2 {version})", file=sys.stderr)
         sets = sentence_sets(args.binary, args.run, args.shared)
         if args.limit:

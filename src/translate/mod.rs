@@ -337,11 +337,17 @@ impl Translator {
         let mut order: Vec<usize> = (0..sources.len()).collect();
         order.sort_by_key(|&i| sources[i].len());
         let chunks: Vec<&[usize]> = order.chunks(settings.batch_size.max(1)).collect();
+        let max_tokens = settings
+            .max_tokens
+            .min(self.positions().saturating_sub(1))
+            .max(1);
         let mut results: Vec<Vec<Translation>> = vec![Vec::new(); sources.len()];
         let workers = self.sentence_workers(settings, chunks.len());
         if workers == 1 {
             for chunk in chunks {
-                for (i, translations) in self.translate_batch(chunk, sources, settings)? {
+                for (i, translations) in
+                    self.translate_batch(chunk, sources, settings, max_tokens)?
+                {
                     results[i] = translations;
                 }
                 progress(chunk.len());
@@ -363,7 +369,7 @@ impl Translator {
                     };
                     pool.install(|| {
                         for chunk in chunks.iter().skip(worker).step_by(workers) {
-                            let found = self.translate_batch(chunk, sources, settings);
+                            let found = self.translate_batch(chunk, sources, settings, max_tokens);
                             let failed = found.is_err();
                             if sender.send(found.map(|f| (chunk.len(), f))).is_err() || failed {
                                 return;
@@ -397,12 +403,13 @@ impl Translator {
     }
 
     /// The translations of the sentences `chunk` (indices into `sources`), decoded as one
-    /// batch, each with its index.
+    /// batch of at most `max_tokens` tokens, each with its index.
     fn translate_batch(
         &self,
         chunk: &[usize],
         sources: &[Vec<u32>],
         settings: &SearchSettings,
+        max_tokens: usize,
     ) -> anyhow::Result<Vec<(usize, Vec<Translation>)>> {
         let (empty, nonempty): (Vec<usize>, Vec<usize>) =
             chunk.iter().partition(|&&i| sources[i].is_empty());
@@ -422,11 +429,7 @@ impl Translator {
         }
         let rows: Vec<Vec<u32>> = nonempty.iter().map(|&i| sources[i].clone()).collect();
         let longest = rows.iter().map(Vec::len).max().unwrap_or(0);
-        let max_tokens = settings
-            .max_tokens
-            .min(self.positions().saturating_sub(1))
-            .max(1)
-            .min(output_limit(longest));
+        let max_tokens = max_tokens.min(output_limit(longest));
         let src = padded(&rows, &self.device);
         let found: Vec<Vec<Hypothesis>> = if settings.beam <= 1 {
             greedy(&self.model, src, 0, max_tokens, settings.decoding)

@@ -317,8 +317,9 @@ pub fn beam_search(
             }
         }
         alive = extended;
+        let slots = |slot: &usize| slot * k..(slot + 1) * k;
         let searching: Vec<usize> = (0..live.len())
-            .filter(|slot| alive[slot * k..(slot + 1) * k].iter().any(Option::is_some))
+            .filter(|slot| alive[slots(slot)].iter().any(Option::is_some))
             .collect();
         if searching.is_empty() {
             break;
@@ -327,7 +328,6 @@ pub fn beam_search(
             decoder.reorder(&rows);
             continue;
         }
-        let slots = |slot: &usize| slot * k..(slot + 1) * k;
         let kept: Vec<usize> = searching.iter().flat_map(slots).collect();
         decoder.keep(&kept.iter().map(|&i| rows[i]).collect::<Vec<_>>());
         alive = kept.iter().map(|&i| alive[i].take()).collect();
