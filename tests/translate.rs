@@ -8,11 +8,12 @@ use transformer_mt::run::RunDir;
 use transformer_mt::translate::search::Decoding;
 use transformer_mt::translate::{SearchSettings, Translator};
 
-/// At batch 1 on flex the sentences are translated side by side, one a thread, each thread
-/// running its operations on a rayon pool of its own: the translations, their scores and
-/// their order are those of one thread translating the sentences in turn, greedy and beam.
+/// On flex the batches are translated side by side, one a thread, each thread running its
+/// operations on a rayon pool of its own: the translations, their scores and their order are
+/// those of one thread translating the batches in turn, greedy and beam, at batch 1 and at a
+/// batch of several sentences.
 #[test]
-fn flex_at_batch_one_translates_the_same_on_two_threads_as_on_one() {
+fn flex_translates_the_same_on_two_threads_as_on_one() {
     let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/eng-por");
     let translator =
         Translator::load(&RunDir::from_arg(&run), Backend::Flex).expect("the shipped model");
@@ -26,14 +27,14 @@ fn flex_at_batch_one_translates_the_same_on_two_threads_as_on_one() {
         "She has lived in this town for ten years, and she still loves it.",
     ];
     let sources = translator.encode(&sentences).expect("encodes");
-    for beam in [1, 4] {
+    for (beam, batch_size) in [(1, 1), (4, 1), (1, 3), (4, 3)] {
         let settings = SearchSettings {
             beam,
             alpha: SearchSettings::DEFAULT_ALPHA,
             n_best: 1,
             max_tokens: usize::MAX,
             decoding: Decoding::Cached,
-            batch_size: 1,
+            batch_size,
         };
         let on = |threads: usize| {
             let mut reported = 0;
@@ -43,15 +44,19 @@ fn flex_at_batch_one_translates_the_same_on_two_threads_as_on_one() {
                 .expect("a thread pool")
                 .install(|| translator.translate(&sources.ids, &settings, |done| reported += done))
                 .expect("translates");
-            assert_eq!(reported, sentences.len(), "{threads} threads, beam {beam}");
+            assert_eq!(
+                reported,
+                sentences.len(),
+                "{threads} threads, beam {beam}, batch {batch_size}"
+            );
             translations
         };
         let (one, two) = (on(1), on(2));
         assert_eq!(one.len(), sentences.len());
         assert_eq!(one[1][0].text, "");
         for (a, b) in one.iter().zip(&two) {
-            assert_eq!(a[0].text, b[0].text, "beam {beam}");
-            assert_eq!(a[0].score, b[0].score, "beam {beam}");
+            assert_eq!(a[0].text, b[0].text, "beam {beam}, batch {batch_size}");
+            assert_eq!(a[0].score, b[0].score, "beam {beam}, batch {batch_size}");
         }
     }
 }

@@ -342,7 +342,7 @@ impl Translator {
             .min(self.positions().saturating_sub(1))
             .max(1);
         let mut results: Vec<Vec<Translation>> = vec![Vec::new(); sources.len()];
-        let workers = self.sentence_workers(settings, chunks.len());
+        let workers = self.batch_workers(chunks.len());
         if workers == 1 {
             for chunk in chunks {
                 for (i, translations) in
@@ -390,13 +390,15 @@ impl Translator {
         })
     }
 
-    /// How many threads translate side by side, each its own batches: at batch 1 on flex,
-    /// one a thread, each running every operation on a rayon pool of one thread; else one,
-    /// each operation on all threads. At batch 1 a step's operations are too small for a
-    /// second thread to pay inside them (`BENCHMARKS.md`: 3.7 s on one thread against 4.3 s
-    /// on two for 100 news sentences), so the threads take a sentence each instead.
-    fn sentence_workers(&self, settings: &SearchSettings, batches: usize) -> usize {
-        if settings.batch_size > 1 || self.backend != Backend::Flex {
+    /// How many threads translate side by side, each its own batches: on flex, one a thread,
+    /// each running every operation on a rayon pool of one thread; else one, each operation on
+    /// all threads. A decoding step's operations are too small for a second thread to pay
+    /// inside them, at batch 1 and at batch 32 alike, and flex runs its elementwise work on one
+    /// thread anyway (`BENCHMARKS.md`: greedy at batch 32, 63 sentences/s on two threads
+    /// inside each operation against 116 with a batch a thread), so the threads take a batch
+    /// each instead; the price is one batch's memory per thread.
+    fn batch_workers(&self, batches: usize) -> usize {
+        if self.backend != Backend::Flex {
             return 1;
         }
         rayon::current_num_threads().min(batches).max(1)
