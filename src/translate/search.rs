@@ -262,11 +262,13 @@ pub struct BeamOptions {
 
 /// Beam search: each sentence keeps its `beam` best prefixes; each step extends every prefix
 /// by its best tokens and keeps the `beam` best extensions by log-probability; an extension
-/// that ends with `</s>` is set aside as finished instead. A sentence is done when `beam`
-/// hypotheses have finished and none still alive scores above the worst of them (Hugging
-/// Face's criterion; exact when α = 0, where extending only lowers a score), or at
-/// `max_tokens` tokens, where the hypotheses still alive end unfinished. Returns the `n_best`
-/// finished hypotheses of each sentence by [`Hypothesis::score`], best first.
+/// that ends with `</s>` is set aside as finished instead. A sentence is done when `n`
+/// hypotheses have finished and none still alive scores above the `n`-th of them, or at
+/// `max_tokens` tokens, where the hypotheses still alive end unfinished. When α = 0 `n` is
+/// `n_best`: extending a hypothesis only lowers its score, so those returned can no longer
+/// change. When α > 0 a longer hypothesis may still overtake them, and `n` is `beam`
+/// (Hugging Face's criterion). Returns the `n_best` finished hypotheses of each sentence by
+/// [`Hypothesis::score`], best first.
 pub fn beam_search(
     model: &Transformer,
     src: Tensor<2, Int>,
@@ -275,6 +277,8 @@ pub fn beam_search(
 ) -> Vec<Vec<Hypothesis>> {
     let [batch, _] = src.dims();
     let k = options.beam.max(1);
+    let n_best = options.n_best.clamp(1, k);
+    let enough = if options.alpha == 0.0 { n_best } else { k };
     let mut decoder = SearchState::new(model, src, k, decoding);
     // Row b·K + i holds hypothesis i of sentence b; at the start only i = 0 is alive, so
     // the first step does not pick K copies of the same token.
@@ -297,6 +301,7 @@ pub fn beam_search(
                 log_probs: &log_probs[first * vocab..(first + k) * vocab],
                 first,
                 alpha: options.alpha,
+                enough,
             };
             let kept = beam.extend(&mut finished[sentence]);
             // Every slot of the sentence gets a kept hypothesis or none (a dead row that
@@ -344,7 +349,7 @@ pub fn beam_search(
         .into_iter()
         .map(|mut hypotheses| {
             hypotheses.sort_by(|a, b| b.score.total_cmp(&a.score));
-            hypotheses.truncate(options.n_best.max(1));
+            hypotheses.truncate(n_best);
             hypotheses
         })
         .collect()
@@ -359,13 +364,16 @@ struct Beam<'a> {
     /// The batch row of the beam's first hypothesis.
     first: usize,
     alpha: f64,
+    /// Finished hypotheses that end the search when nothing alive scores above them.
+    enough: usize,
 }
 
 impl Beam<'_> {
     /// Extends every alive hypothesis by its best tokens and keeps the `K` best extensions by
     /// log-probability, each as (the batch row it extends, its token, the hypothesis);
     /// extensions ending with `</s>` go to `done` instead, which keeps its `K` best by score.
-    /// Keeps none once `done` is full and no kept extension scores above its worst.
+    /// Keeps none once `done` holds `enough` and no kept extension scores above the
+    /// `enough`-th.
     fn extend(&self, done: &mut Vec<Hypothesis>) -> Vec<(usize, u32, Hypothesis)> {
         let k = self.alive.len();
         let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
@@ -408,8 +416,8 @@ impl Beam<'_> {
             .iter()
             .map(|(.., h)| h.score)
             .fold(f64::NEG_INFINITY, f64::max);
-        let worst_finished = done.last().map(|h| h.score);
-        if done.len() == k && worst_finished.is_some_and(|worst| best_alive <= worst) {
+        let last = done.get(self.enough - 1).map(|h| h.score);
+        if last.is_some_and(|last| best_alive <= last) {
             kept.clear();
         }
         kept
@@ -434,4 +442,60 @@ fn top(log_probs: &[f32], n: usize) -> Vec<(u32, f32)> {
         best.truncate(n);
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One step of a beam of 2 whose only live hypothesis is empty, over a vocabulary of 6
+    /// where only `</s>` (3) and the tokens 4 and 5 may come next, the search ending after
+    /// `enough` finished hypotheses. Returns the extensions kept and the finished ones.
+    fn step(eos: f32, four: f32, five: f32, enough: usize) -> (Vec<u32>, Vec<f64>) {
+        let live = Hypothesis::empty();
+        let row = [
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+            eos,
+            four,
+            five,
+        ];
+        let log_probs: Vec<f32> = row.iter().chain(&[0.0; 6]).copied().collect();
+        let beam = Beam {
+            alive: &[Some(live), None],
+            log_probs: &log_probs,
+            first: 0,
+            alpha: 0.0,
+            enough,
+        };
+        let mut done = Vec::new();
+        let kept = beam.extend(&mut done);
+        let tokens = kept.iter().map(|&(_, token, _)| token).collect();
+        (tokens, done.iter().map(|h| h.log_prob).collect())
+    }
+
+    /// α = 0. `</s>` the most probable extension: when one finished hypothesis is enough
+    /// the search is over (nothing alive can score above it); when two are, it goes on with
+    /// tokens 4 and 5.
+    #[test]
+    fn the_most_probable_extension_ending_ends_a_search_for_one() {
+        let ln = |p: f32| p.ln();
+        let (kept, done) = step(ln(0.6), ln(0.3), ln(0.1), 1);
+        assert!(kept.is_empty(), "{kept:?}");
+        assert_eq!(done, vec![f64::from(ln(0.6))]);
+        let (kept, done) = step(ln(0.6), ln(0.3), ln(0.1), 2);
+        assert_eq!(kept, vec![4, 5]);
+        assert_eq!(done.len(), 1);
+    }
+
+    /// α = 0. `</s>` second: token 4 (0.5) is more probable than the finished hypothesis
+    /// (0.4) and may still end above it, so the search goes on with tokens 4 and 5.
+    #[test]
+    fn a_finished_hypothesis_below_a_live_one_does_not_end_the_search() {
+        let ln = |p: f32| p.ln();
+        let (kept, done) = step(ln(0.4), ln(0.5), ln(0.1), 1);
+        assert_eq!(kept, vec![4, 5]);
+        assert_eq!(done, vec![f64::from(ln(0.4))]);
+    }
 }

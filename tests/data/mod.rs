@@ -2,7 +2,7 @@
 
 mod batches;
 mod cli;
-mod common;
+pub mod common;
 mod draw;
 mod fetch;
 mod oversample;

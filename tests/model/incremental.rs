@@ -163,6 +163,35 @@ fn a_beam_of_one_is_greedy_search() {
     }
 }
 
+/// A search returning one hypothesis stops once one has finished and no hypothesis still
+/// alive is more probable; one returning `K` waits for `K`. When α = 0 extending a hypothesis
+/// only lowers its score, so both find the same best translation with the same
+/// log-probability.
+#[test]
+fn stopping_at_the_first_best_finished_hypothesis_loses_nothing_when_alpha_is_zero() {
+    let options = |n_best| BeamOptions {
+        beam: 4,
+        alpha: 0.0,
+        n_best,
+        max_tokens: 8,
+    };
+    for seed in 0..8 {
+        let model = model(small_config(), seed);
+        let first = beam_search(&model, sources(), options(1), Decoding::Cached);
+        let all = beam_search(&model, sources(), options(4), Decoding::Cached);
+        for (row, (one, four)) in first.iter().zip(&all).enumerate() {
+            assert_eq!(one.len(), 1, "seed {seed}, row {row}");
+            assert_eq!(one[0].tokens, four[0].tokens, "seed {seed}, row {row}");
+            assert!(
+                (one[0].log_prob - four[0].log_prob).abs() < 1e-6,
+                "seed {seed}, row {row}: {} against {}",
+                one[0].log_prob,
+                four[0].log_prob
+            );
+        }
+    }
+}
+
 /// The log-probability of `tokens` (then `</s>` when `ended`) as a translation of row `row`
 /// of `src`, from one teacher-forced pass of the full model.
 fn log_prob(
