@@ -1,7 +1,7 @@
 //! The crate's layers, read from its own `use` lines: no import goes back up.
 //!
-//! `cli` → the commands (`train`, `translate`, `eval`, `plot`, `bench`) → `run` → `model`,
-//! `data` (and `backend`, `fs`). Two checks, each failing on a cycle and naming it:
+//! `cli` → the commands (`train`, `translate`, `generate`, `eval`, `plot`, `bench`) → `run` →
+//! `model`, `data` (and `backend`, `fs`). Two checks, each failing on a cycle and naming it:
 //! - between the crate's top-level modules (`crate::train` used in `eval` and `crate::eval`
 //!   used in `train` is a cycle);
 //! - between the files of one directory module (`encoder.rs` using `transformer.rs`, which

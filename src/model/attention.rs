@@ -243,6 +243,21 @@ impl MultiHeadAttention {
         self.output.forward(merge_heads(context))
     }
 
+    /// Self-attention of the newest position `x` `[batch, 1, d_model]` over the keys and
+    /// values `cache` holds of the earlier positions and its own, which it appends to
+    /// `cache`: incremental decoding, O(t) per position instead of recomputing the prefix.
+    /// No causal mask is needed: the later positions do not exist yet.
+    pub fn cached_self_context(&self, x: Tensor<3>, cache: &mut Option<KeyValue>) -> Tensor<3> {
+        let newest = self.key_value(x.clone(), x.clone());
+        let keys = match cache.take() {
+            Some(earlier) => earlier.append(newest),
+            None => newest,
+        };
+        let context = self.context(x, &keys, None);
+        *cache = Some(keys);
+        context
+    }
+
     /// `[batch, len, d_model]` → `[batch, heads, len, d_k]`.
     fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {
         let [batch, len, d_model] = x.dims();

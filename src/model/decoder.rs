@@ -111,8 +111,7 @@ impl DecoderLayer {
 
     /// The layer for the newest target position only, `x` `[batch, 1, d_model]`: its query
     /// attends to the cached keys and values of the earlier positions and its own, which it
-    /// appends to `cache`. No causal mask is needed: the later positions do not exist yet.
-    /// Each step thus costs O(t) in the prefix length instead of recomputing the prefix.
+    /// appends to `cache` ([`MultiHeadAttention::cached_self_context`]).
     pub fn step(
         &self,
         x: Tensor<3>,
@@ -120,13 +119,9 @@ impl DecoderLayer {
         memory_mask: Option<&AttentionMask>,
     ) -> Tensor<3> {
         let input = self.self_attn_norm.sublayer_input(x.clone());
-        let newest = self.self_attn.key_value(input.clone(), input.clone());
-        let targets = match cache.targets.take() {
-            Some(earlier) => earlier.append(newest),
-            None => newest,
-        };
-        let context = self.self_attn.context(input, &targets, None);
-        cache.targets = Some(targets);
+        let context = self
+            .self_attn
+            .cached_self_context(input, &mut cache.targets);
         let x = self.self_attn_norm.forward(x, context);
         let input = self.cross_attn_norm.sublayer_input(x.clone());
         let context = self.cross_attn.context(input, &cache.memory, memory_mask);

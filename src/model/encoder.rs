@@ -7,7 +7,7 @@ use burn::nn::LayerNorm;
 use burn::tensor::{Device, Tensor};
 
 use super::add_norm::AddNorm;
-use super::attention::MultiHeadAttention;
+use super::attention::{KeyValue, MultiHeadAttention};
 use super::feed_forward::FeedForward;
 use super::layer::LayerConfig;
 use super::mask::AttentionMask;
@@ -62,11 +62,26 @@ impl EncoderLayer {
             .self_attn
             .forward(input.clone(), input.clone(), input, mask);
         let x = self.self_attn_norm.forward(x, context);
+        (self.feed_forward_sublayer(x), weights)
+    }
 
+    /// The layer for the newest position only, `x` `[batch, 1, d_model]`, attending to the
+    /// earlier positions whose keys and values `cache` holds, and to itself: the layer under
+    /// a causal mask, one position at a time (a GPT's incremental generation; see
+    /// [`MultiHeadAttention::cached_self_context`]).
+    pub fn step(&self, x: Tensor<3>, cache: &mut Option<KeyValue>) -> Tensor<3> {
+        let input = self.self_attn_norm.sublayer_input(x.clone());
+        let context = self.self_attn.cached_self_context(input, cache);
+        let x = self.self_attn_norm.forward(x, context);
+        self.feed_forward_sublayer(x)
+    }
+
+    /// The feed-forward sub-layer with its Add & Norm.
+    fn feed_forward_sublayer(&self, x: Tensor<3>) -> Tensor<3> {
         let hidden = self
             .feed_forward
             .forward(self.feed_forward_norm.sublayer_input(x.clone()));
-        (self.feed_forward_norm.forward(x, hidden), weights)
+        self.feed_forward_norm.forward(x, hidden)
     }
 }
 
@@ -98,13 +113,27 @@ impl Encoder {
             x = hidden;
             self_attention.push(weights);
         }
-        let memory = match &self.final_norm {
+        EncoderOutput {
+            memory: self.normalise(x),
+            self_attention,
+        }
+    }
+
+    /// One more embedded position `x` `[batch, 1, d_model]` through every layer, each with
+    /// its keys and values in `caches`, one per layer ([`EncoderLayer::step`]).
+    pub fn step(&self, x: Tensor<3>, caches: &mut [Option<KeyValue>]) -> Tensor<3> {
+        let mut x = x;
+        for (layer, cache) in self.layers.iter().zip(caches) {
+            x = layer.step(x, cache);
+        }
+        self.normalise(x)
+    }
+
+    /// The final LayerNorm of a pre-norm stack; nothing for post-norm.
+    fn normalise(&self, x: Tensor<3>) -> Tensor<3> {
+        match &self.final_norm {
             Some(norm) => norm.forward(x),
             None => x,
-        };
-        EncoderOutput {
-            memory,
-            self_attention,
         }
     }
 }

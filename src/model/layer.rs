@@ -8,6 +8,38 @@ use super::add_norm::AddNormConfig;
 use super::attention::MultiHeadAttentionConfig;
 use super::feed_forward::FeedForwardConfig;
 
+/// The most weight values a model may have: 2³¹, 8 GiB in f32. A model file asking for more
+/// is refused with an error instead of failing an allocation (an abort).
+pub const MAX_WEIGHT_VALUES: u128 = 1 << 31;
+
+/// A model configuration whose values do not make a model.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid model configuration: `{field}` {problem}")]
+pub struct ConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Refuses a model of more than [`MAX_WEIGHT_VALUES`] weights (`values`, saturating).
+pub fn check_weight_values(values: u128) -> Result<(), ConfigError> {
+    if values <= MAX_WEIGHT_VALUES {
+        return Ok(());
+    }
+    let values = match values {
+        u128::MAX => "more than 10³⁸".to_string(),
+        values => format!("about {values}"),
+    };
+    Err(ConfigError {
+        field: "d_model",
+        problem: format!(
+            "with d_ff, the layers, the vocabularies and max_len makes a model of {values} \
+             weights, over the 2³¹ (8 GiB of f32) it may have"
+        ),
+    })
+}
+
 /// The sizes of one layer of either stack.
 #[derive(Config, Debug)]
 pub struct LayerConfig {
@@ -26,6 +58,37 @@ pub struct LayerConfig {
 }
 
 impl LayerConfig {
+    /// Checks what every layer needs of its sizes, once none is zero: `d_model` even and
+    /// divisible by `n_heads`, dropout in `[0, 1)`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let error = |field, problem: String| Err(ConfigError { field, problem });
+        if !self.d_model.is_multiple_of(self.n_heads) {
+            return error(
+                "n_heads",
+                format!(
+                    "must divide d_model: {} is not a multiple of {}",
+                    self.d_model, self.n_heads
+                ),
+            );
+        }
+        if !self.d_model.is_multiple_of(2) {
+            return error(
+                "d_model",
+                format!(
+                    "must be even (the positional encoding pairs sin and cos columns), got {}",
+                    self.d_model
+                ),
+            );
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return error(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            );
+        }
+        Ok(())
+    }
+
     /// An attention sub-layer.
     pub fn attention(&self) -> MultiHeadAttentionConfig {
         MultiHeadAttentionConfig::new(self.d_model, self.n_heads).with_dropout(self.dropout)

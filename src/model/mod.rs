@@ -13,6 +13,7 @@
 //! | encoder layer and stack | [`encoder`] |
 //! | decoder layer and stack | [`decoder`] |
 //! | the whole encoder–decoder and its config | [`transformer`] |
+//! | GPT: the encoder's layers under the causal mask, a language model | [`gpt`] |
 //!
 //! Each module has a `…Config` with documented defaults, whose `init(&device)` builds it,
 //! and a `forward`. The code is backend-free: Burn picks the backend from the device the
@@ -25,6 +26,7 @@ pub mod dropout;
 pub mod embedding;
 pub mod encoder;
 pub mod feed_forward;
+pub mod gpt;
 pub mod layer;
 pub mod mask;
 pub mod positional_encoding;
@@ -33,5 +35,6 @@ pub mod transformer;
 pub use attention::{
     MultiHeadAttention, MultiHeadAttentionConfig, fused_attention, scaled_dot_product_attention,
 };
+pub use gpt::{Gpt, GptCache, GptConfig};
 pub use mask::{AttentionMask, PaddingMasks};
 pub use transformer::{AttentionWeights, ConfigError, LabelLogits, Transformer, TransformerConfig};

@@ -8,7 +8,8 @@ use burn::tensor::{Device, Int, Tensor};
 use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
 use super::embedding::{ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
-use super::layer::LayerConfig;
+pub use super::layer::{ConfigError, MAX_WEIGHT_VALUES};
+use super::layer::{LayerConfig, check_weight_values};
 use super::mask::{AttentionMask, PaddingMasks};
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
@@ -55,20 +56,6 @@ pub struct TransformerConfig {
     pub tie_embeddings: bool,
 }
 
-/// The most weight values a model may have: 2³¹, 8 GiB in f32. A model file asking for more
-/// is refused with an error instead of failing an allocation (an abort).
-pub const MAX_WEIGHT_VALUES: u128 = 1 << 31;
-
-/// A [`TransformerConfig`] whose values do not make a model.
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid model configuration: `{field}` {problem}")]
-pub struct ConfigError {
-    /// The offending field.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
 impl TransformerConfig {
     /// Checks that the sizes make a model: nothing zero, `d_model` even and divisible by
     /// `n_heads`, dropout in `[0, 1)`, equal vocabularies when the embeddings are tied.
@@ -88,30 +75,7 @@ impl TransformerConfig {
                 return error(field, "must be at least 1, got 0".into());
             }
         }
-        if !self.d_model.is_multiple_of(self.n_heads) {
-            return error(
-                "n_heads",
-                format!(
-                    "must divide d_model: {} is not a multiple of {}",
-                    self.d_model, self.n_heads
-                ),
-            );
-        }
-        if !self.d_model.is_multiple_of(2) {
-            return error(
-                "d_model",
-                format!(
-                    "must be even (the positional encoding pairs sin and cos columns), got {}",
-                    self.d_model
-                ),
-            );
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return error(
-                "dropout",
-                format!("must be in [0, 1), got {}", self.dropout),
-            );
-        }
+        self.layer().validate()?;
         if self.tie_embeddings && self.src_vocab_size != self.tgt_vocab_size {
             return error(
                 "tie_embeddings",
@@ -121,21 +85,7 @@ impl TransformerConfig {
                 ),
             );
         }
-        let values = self.weight_values();
-        if values > MAX_WEIGHT_VALUES {
-            let values = match values {
-                u128::MAX => "more than 10³⁸".to_string(),
-                values => format!("about {values}"),
-            };
-            return error(
-                "d_model",
-                format!(
-                    "with d_ff, the layers, the vocabularies and max_len makes a model of {values} \
-                     weights, over the 2³¹ (8 GiB of f32) it may have"
-                ),
-            );
-        }
-        Ok(())
+        check_weight_values(self.weight_values())
     }
 
     /// The number of values in the weight matrices and the positional table, the parameter

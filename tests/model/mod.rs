@@ -5,6 +5,7 @@ mod attention;
 mod backends;
 mod common;
 mod dropout;
+mod gpt;
 mod incremental;
 mod loss;
 mod positional_encoding;

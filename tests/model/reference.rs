@@ -31,7 +31,7 @@ fn copy_attention(ours: &mut MultiHeadAttention, theirs: &BurnMha) {
 }
 
 /// A LayerNorm with random scale and shift, so that using the wrong one shows.
-fn random_norm(d_model: usize, device: &Device) -> LayerNorm {
+pub(super) fn random_norm(d_model: usize, device: &Device) -> LayerNorm {
     let mut norm = LayerNormConfig::new(d_model).init(device);
     norm.gamma = Param::from_tensor(normal([d_model], device).add_scalar(1.0));
     norm.beta = Some(Param::from_tensor(normal([d_model], device)));
@@ -94,7 +94,7 @@ fn multi_head_attention_equals_burn_nn() {
 /// Copies Burn's encoder layer into ours. Burn names its norms by position in the code:
 /// post-norm, `norm_1` follows attention and `norm_2` the FFN; pre-norm, `norm_2` precedes
 /// attention and `norm_1` the FFN.
-fn copy_encoder_layer(
+pub(super) fn copy_encoder_layer(
     ours: &mut EncoderLayer,
     theirs: &mut TransformerEncoderLayer,
     norm_first: bool,
