@@ -12,7 +12,9 @@
 2. Translates the same sentences — the Tatoeba part of the run's test split and the news dev
    set `ntrex128.eng-por.dev.tsv` — with each engine, each in a process of its own, one after
    the other, with the same number of threads: greedy batch 1, greedy batch 32, beam 4
-   batch 32. Both sides sort the sentences by length and batch them in that order, decode at
+   batch 32. CTranslate2 runs twice per compute type (`--ct2-layouts`): its threads inside
+   each operation (one translator), and across batches (a translator a thread, the batches
+   submitted asynchronously), which is how flex spreads its threads. Both sides sort the sentences by length and batch them in that order, decode at
    most `1.5 × len + 10` tokens for the longest source of a batch (`translate::output_limit`),
    and rank beam hypotheses by log-probability alone (length penalty 0: the two engines
    normalise by length differently, so only α = 0 is the same search).
@@ -267,23 +269,29 @@ def ct2_worker(args):
     with open(args.source, encoding="utf-8") as f:
         sentences = [line.rstrip("\n") for line in f]
     tokens = source_tokens(tokenizer, sentences, args.tag)
+    # `--inter-threads` translators side by side, each on its share of the threads: with more
+    # than one, the batches are submitted asynchronously and each translator takes the next.
+    inter = max(1, args.inter_threads)
     translator = ctranslate2.Translator(
         args.model, device="cpu", compute_type=args.compute_type,
-        inter_threads=1, intra_threads=args.threads)
+        inter_threads=inter, intra_threads=max(1, args.threads // inter))
     # As `infer` does: shortest first, `batch` at a time, each batch decoding at most the limit
     # of its longest source.
     order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
     outputs = [None] * len(tokens)
     started = time.perf_counter()
+    submitted = []
     for first in range(0, len(order), args.batch):
         rows = order[first:first + args.batch]
         batch = [tokens[i] for i in rows]
         results = translator.translate_batch(
             batch, beam_size=args.beam, length_penalty=0.0,
             max_decoding_length=min(output_limit(max(len(t) for t in batch)), args.positions - 1),
-            min_decoding_length=0, max_input_length=0)
+            min_decoding_length=0, max_input_length=0, asynchronous=inter > 1)
+        submitted.append((rows, results))
+    for rows, results in submitted:
         for row, result in zip(rows, results):
-            outputs[row] = result.hypotheses[0]
+            outputs[row] = (result.result() if inter > 1 else result).hypotheses[0]
     seconds = time.perf_counter() - started
     with open(args.output, "w", encoding="utf-8") as f:
         for hypothesis in outputs:
@@ -306,11 +314,13 @@ def run_measured(cmd, env=None):
     return wall, usage.ru_maxrss / 1024
 
 
-def measure_ct2(args, compute_type, beam, batch, source, output):
+def measure_ct2(args, which, beam, batch, source, output):
+    compute_type, inter_threads = which
     timing = output + ".timing.json"
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--model", args.export,
            "--run", args.run, "--positions", str(args.positions),
-           "--compute-type", compute_type, "--beam", str(beam),
+           "--compute-type", compute_type, "--inter-threads", str(inter_threads),
+           "--beam", str(beam),
            "--batch", str(batch), "--threads", str(args.threads), "--source", source,
            "--output", output, "--timing", timing]
     if args.tag:
@@ -399,6 +409,10 @@ def main():
     parser.add_argument("--baseline", help="another transformer-mt binary whose backends are timed "
                         "beside --binary's, as `BACKEND (baseline)`: a lever's before and after")
     parser.add_argument("--compute-types", default="float32,int8", help="CTranslate2's")
+    parser.add_argument("--ct2-layouts", default="inside,across",
+                        help="how CTranslate2 uses the threads, comma-separated: `inside` each "
+                             "operation (one translator), `across` batches (a translator a thread, "
+                             "the batches submitted asynchronously: what our flex backend does)")
     parser.add_argument("--modes", default=",".join(m[0] for m in MODES),
                         help="comma-separated, of: " + ", ".join(m[0] for m in MODES))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -414,6 +428,7 @@ def main():
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--compute-type", help=argparse.SUPPRESS)
+    parser.add_argument("--inter-threads", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--beam", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
@@ -435,8 +450,11 @@ def main():
     unknown = set(args.modes.split(",")) - {m[0] for m in MODES}
     if unknown:
         sys.exit(f"--modes: unknown {', '.join(sorted(unknown))}")
+    unknown = set(args.ct2_layouts.split(",")) - {"inside", "across", ""}
+    if unknown:
+        sys.exit(f"--ct2-layouts: unknown {', '.join(sorted(unknown))} (inside, across)")
     if args.check:
-        args.modes, args.compute_types = "greedy b32", "float32"
+        args.modes, args.compute_types, args.ct2_layouts = "greedy b32", "float32", "inside"
     modes = [m for m in MODES if m[0] in args.modes.split(",")]
     for path, what in ((args.binary, "--binary"), (os.path.join(args.run, "model.bpk"), "--run"),
                        (os.path.join(args.shared, "ntrex128.eng-por.dev.tsv"), "--shared")):
@@ -466,7 +484,10 @@ def main():
         with open(source_file, "w", encoding="utf-8") as f:
             f.writelines(s + "\n" for s in sources)
 
-        engines = [("ctranslate2 " + t, "ct2", t) for t in args.compute_types.split(",") if t]
+        layouts = {"inside": ("", 1), "across": (" (a batch a thread)", args.threads)}
+        engines = [("ctranslate2 " + t + layouts[l][0], "ct2", (t, layouts[l][1]))
+                   for t in args.compute_types.split(",") if t
+                   for l in args.ct2_layouts.split(",") if l]
         backends = [b for b in args.backends.split(",") if b]
         engines += [(b, "ours", (b, args.binary)) for b in backends]
         if args.baseline:
