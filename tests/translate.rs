@@ -1,11 +1,11 @@
 //! The translator over a whole input: how its batches are spread over threads never changes a
-//! translation.
+//! translation; and when a beam search stops.
 
 use std::path::Path;
 
 use transformer_mt::backend::Backend;
 use transformer_mt::run::RunDir;
-use transformer_mt::translate::search::Decoding;
+use transformer_mt::translate::search::{Beam, Decoding, Hypothesis};
 use transformer_mt::translate::{SearchSettings, Translator};
 
 /// On flex the batches are translated side by side, one a thread, each thread running its
@@ -100,4 +100,59 @@ fn the_best_translation_is_the_same_whether_one_or_four_are_asked_for() {
         assert_eq!(one[0].text, four[0].text, "sentence {}", i + 1);
         assert_eq!(one[0].score, four[0].score, "sentence {}", i + 1);
     }
+}
+
+/// One step of a beam of 2 whose only live hypothesis is empty, over a vocabulary of 6
+/// where only `</s>` (3) and the tokens 4 and 5 may come next, α = 0, the search ending after
+/// `enough` finished hypotheses. Returns the extensions kept and the finished ones.
+fn step(eos: f32, four: f32, five: f32, enough: usize) -> (Vec<u32>, Vec<f64>) {
+    let live = Hypothesis {
+        tokens: Vec::new(),
+        log_prob: 0.0,
+        score: 0.0,
+    };
+    let row = [
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+        eos,
+        four,
+        five,
+    ];
+    let log_probs: Vec<f32> = row.iter().chain(&[0.0; 6]).copied().collect();
+    let beam = Beam {
+        alive: &[Some(live), None],
+        log_probs: &log_probs,
+        first: 0,
+        alpha: 0.0,
+        enough,
+    };
+    let mut done = Vec::new();
+    let kept = beam.extend(&mut done);
+    let tokens = kept.iter().map(|&(_, token, _)| token).collect();
+    (tokens, done.iter().map(|h| h.log_prob).collect())
+}
+
+/// α = 0. `</s>` the most probable extension: when one finished hypothesis is enough the
+/// search is over (nothing alive can score above it); when two are, it goes on with tokens 4
+/// and 5.
+#[test]
+fn the_most_probable_extension_ending_ends_a_search_for_one() {
+    let ln = |p: f32| p.ln();
+    let (kept, done) = step(ln(0.6), ln(0.3), ln(0.1), 1);
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(done, vec![f64::from(ln(0.6))]);
+    let (kept, done) = step(ln(0.6), ln(0.3), ln(0.1), 2);
+    assert_eq!(kept, vec![4, 5]);
+    assert_eq!(done.len(), 1);
+}
+
+/// α = 0. `</s>` second: token 4 (0.5) is more probable than the finished hypothesis (0.4)
+/// and may still end above it, so the search goes on with tokens 4 and 5.
+#[test]
+fn a_finished_hypothesis_below_a_live_one_does_not_end_the_search() {
+    let ln = |p: f32| p.ln();
+    let (kept, done) = step(ln(0.4), ln(0.5), ln(0.1), 1);
+    assert_eq!(kept, vec![4, 5]);
+    assert_eq!(done, vec![f64::from(ln(0.4))]);
 }

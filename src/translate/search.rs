@@ -357,15 +357,17 @@ pub fn beam_search(
 
 /// One sentence's beam at one step: its `K` rows, alive or not, and their next-token
 /// log-probabilities.
-struct Beam<'a> {
-    alive: &'a [Option<Hypothesis>],
+pub struct Beam<'a> {
+    /// The `K` hypotheses, `None` where a row holds none.
+    pub alive: &'a [Option<Hypothesis>],
     /// `[K, vocab]`, row after row.
-    log_probs: &'a [f32],
+    pub log_probs: &'a [f32],
     /// The batch row of the beam's first hypothesis.
-    first: usize,
-    alpha: f64,
+    pub first: usize,
+    /// α of the [`length_penalty`].
+    pub alpha: f64,
     /// Finished hypotheses that end the search when nothing alive scores above them.
-    enough: usize,
+    pub enough: usize,
 }
 
 impl Beam<'_> {
@@ -374,7 +376,7 @@ impl Beam<'_> {
     /// extensions ending with `</s>` go to `done` instead, which keeps its `K` best by score.
     /// Keeps none once `done` holds `enough` and no kept extension scores above the
     /// `enough`-th.
-    fn extend(&self, done: &mut Vec<Hypothesis>) -> Vec<(usize, u32, Hypothesis)> {
+    pub fn extend(&self, done: &mut Vec<Hypothesis>) -> Vec<(usize, u32, Hypothesis)> {
         let k = self.alive.len();
         let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
         let rows = self.log_probs.chunks_exact(self.log_probs.len() / k);
@@ -442,60 +444,4 @@ fn top(log_probs: &[f32], n: usize) -> Vec<(u32, f32)> {
         best.truncate(n);
     }
     best
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// One step of a beam of 2 whose only live hypothesis is empty, over a vocabulary of 6
-    /// where only `</s>` (3) and the tokens 4 and 5 may come next, the search ending after
-    /// `enough` finished hypotheses. Returns the extensions kept and the finished ones.
-    fn step(eos: f32, four: f32, five: f32, enough: usize) -> (Vec<u32>, Vec<f64>) {
-        let live = Hypothesis::empty();
-        let row = [
-            f32::NEG_INFINITY,
-            f32::NEG_INFINITY,
-            f32::NEG_INFINITY,
-            eos,
-            four,
-            five,
-        ];
-        let log_probs: Vec<f32> = row.iter().chain(&[0.0; 6]).copied().collect();
-        let beam = Beam {
-            alive: &[Some(live), None],
-            log_probs: &log_probs,
-            first: 0,
-            alpha: 0.0,
-            enough,
-        };
-        let mut done = Vec::new();
-        let kept = beam.extend(&mut done);
-        let tokens = kept.iter().map(|&(_, token, _)| token).collect();
-        (tokens, done.iter().map(|h| h.log_prob).collect())
-    }
-
-    /// α = 0. `</s>` the most probable extension: when one finished hypothesis is enough
-    /// the search is over (nothing alive can score above it); when two are, it goes on with
-    /// tokens 4 and 5.
-    #[test]
-    fn the_most_probable_extension_ending_ends_a_search_for_one() {
-        let ln = |p: f32| p.ln();
-        let (kept, done) = step(ln(0.6), ln(0.3), ln(0.1), 1);
-        assert!(kept.is_empty(), "{kept:?}");
-        assert_eq!(done, vec![f64::from(ln(0.6))]);
-        let (kept, done) = step(ln(0.6), ln(0.3), ln(0.1), 2);
-        assert_eq!(kept, vec![4, 5]);
-        assert_eq!(done.len(), 1);
-    }
-
-    /// α = 0. `</s>` second: token 4 (0.5) is more probable than the finished hypothesis
-    /// (0.4) and may still end above it, so the search goes on with tokens 4 and 5.
-    #[test]
-    fn a_finished_hypothesis_below_a_live_one_does_not_end_the_search() {
-        let ln = |p: f32| p.ln();
-        let (kept, done) = step(ln(0.4), ln(0.5), ln(0.1), 1);
-        assert_eq!(kept, vec![4, 5]);
-        assert_eq!(done, vec![f64::from(ln(0.4))]);
-    }
 }
