@@ -45,6 +45,13 @@ fn uniform(rng: &mut SplitMix64) -> f64 {
 /// never chosen, and `None` means every one is. Among equal candidates the lower id comes
 /// first, so that a choice depends only on the values.
 pub fn choose(logits: &[f32], sampling: &Sampling, rng: &mut SplitMix64) -> Option<u32> {
+    if sampling.temperature <= 0.0 {
+        // The first of the largest: `max_by` keeps the last of equals, so compare reversed ids.
+        return (0..logits.len())
+            .filter(|&token| logits[token].is_finite())
+            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a)))
+            .map(|token| token as u32);
+    }
     // Candidates best first: (token, logit).
     let mut candidates: Vec<(u32, f64)> = logits
         .iter()
@@ -53,10 +60,7 @@ pub fn choose(logits: &[f32], sampling: &Sampling, rng: &mut SplitMix64) -> Opti
         .map(|(token, &logit)| (token as u32, f64::from(logit)))
         .collect();
     candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let &(best, best_logit) = candidates.first()?;
-    if sampling.temperature <= 0.0 {
-        return Some(best);
-    }
+    let &(_, best_logit) = candidates.first()?;
     if sampling.top_k > 0 {
         candidates.truncate(sampling.top_k);
     }

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor};
 use super::add_norm::AddNorm;
 use super::attention::{KeyValue, MultiHeadAttention};
 use super::feed_forward::FeedForward;
-use super::layer::LayerConfig;
+use super::layer::{LayerConfig, normalise};
 use super::mask::AttentionMask;
 
 /// Configuration of a [`Decoder`].
@@ -222,7 +222,7 @@ impl Decoder {
             x = layer.step(x, layer_cache, memory_mask);
         }
         cache.len += 1;
-        self.normalise(x)
+        normalise(&self.final_norm, x)
     }
 
     /// Decodes the embedded target `x` `[batch, tgt_len, d_model]` against the encoder's
@@ -244,17 +244,9 @@ impl Decoder {
             cross_attention.push(output.cross_attention);
         }
         DecoderOutput {
-            hidden: self.normalise(x),
+            hidden: normalise(&self.final_norm, x),
             self_attention,
             cross_attention,
-        }
-    }
-
-    /// Pre-norm's final LayerNorm; post-norm's last layer already normalised.
-    fn normalise(&self, x: Tensor<3>) -> Tensor<3> {
-        match &self.final_norm {
-            Some(norm) => norm.forward(x),
-            None => x,
         }
     }
 }

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 use super::add_norm::AddNorm;
 use super::attention::{KeyValue, MultiHeadAttention};
 use super::feed_forward::FeedForward;
-use super::layer::LayerConfig;
+use super::layer::{LayerConfig, normalise};
 use super::mask::AttentionMask;
 
 /// Configuration of an [`Encoder`].
@@ -114,7 +114,7 @@ impl Encoder {
             self_attention.push(weights);
         }
         EncoderOutput {
-            memory: self.normalise(x),
+            memory: normalise(&self.final_norm, x),
             self_attention,
         }
     }
@@ -126,14 +126,6 @@ impl Encoder {
         for (layer, cache) in self.layers.iter().zip(caches) {
             x = layer.step(x, cache);
         }
-        self.normalise(x)
-    }
-
-    /// The final LayerNorm of a pre-norm stack; nothing for post-norm.
-    fn normalise(&self, x: Tensor<3>) -> Tensor<3> {
-        match &self.final_norm {
-            Some(norm) => norm.forward(x),
-            None => x,
-        }
+        normalise(&self.final_norm, x)
     }
 }

@@ -13,7 +13,7 @@ use burn::tensor::{Device, Int, Tensor};
 use super::attention::KeyValue;
 use super::embedding::{ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig};
-use super::layer::{ConfigError, LayerConfig, check_weight_values};
+use super::layer::{ConfigError, LayerConfig, check_nonzero, check_weight_values};
 use super::mask::AttentionMask;
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
@@ -53,21 +53,14 @@ impl GptConfig {
     /// `n_heads`, dropout in `[0, 1)`, at most [`MAX_WEIGHT_VALUES`](super::layer::MAX_WEIGHT_VALUES)
     /// weights.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (field, value) in [
+        check_nonzero(&[
             ("vocab_size", self.vocab_size),
             ("d_model", self.d_model),
             ("n_heads", self.n_heads),
             ("d_ff", self.d_ff),
             ("n_layers", self.n_layers),
             ("max_len", self.max_len),
-        ] {
-            if value == 0 {
-                return Err(ConfigError {
-                    field,
-                    problem: "must be at least 1, got 0".into(),
-                });
-            }
-        }
+        ])?;
         self.layer().validate()?;
         check_weight_values(self.weight_values())
     }
@@ -179,7 +172,6 @@ impl Gpt {
 
     /// Longest sequence the model has positions for.
     pub fn max_len(&self) -> usize {
-        let [max_len, _] = self.positional_encoding.table.dims();
-        max_len
+        self.positional_encoding.max_len()
     }
 }

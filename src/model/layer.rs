@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 use burn::nn::{LayerNorm, LayerNormConfig};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 use super::add_norm::AddNormConfig;
 use super::attention::MultiHeadAttentionConfig;
@@ -20,6 +20,26 @@ pub struct ConfigError {
     pub field: &'static str,
     /// What is wrong with it.
     pub problem: String,
+}
+
+/// Refuses a size that is zero: `sizes` are (field, value) pairs.
+pub fn check_nonzero(sizes: &[(&'static str, usize)]) -> Result<(), ConfigError> {
+    match sizes.iter().find(|(_, value)| *value == 0) {
+        Some(&(field, _)) => Err(ConfigError {
+            field,
+            problem: "must be at least 1, got 0".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The final LayerNorm of a pre-norm stack ([`LayerConfig::final_norm`]) applied to `x`;
+/// `x` unchanged for post-norm.
+pub fn normalise(final_norm: &Option<LayerNorm>, x: Tensor<3>) -> Tensor<3> {
+    match final_norm {
+        Some(norm) => norm.forward(x),
+        None => x,
+    }
 }
 
 /// Refuses a model of more than [`MAX_WEIGHT_VALUES`] weights (`values`, saturating).

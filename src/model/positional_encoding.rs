@@ -62,6 +62,12 @@ impl PositionalEncoding {
         }
     }
 
+    /// Longest sequence the table has positions for.
+    pub fn max_len(&self) -> usize {
+        let [max_len, _] = self.table.dims();
+        max_len
+    }
+
     /// `dropout(x + PE[0..len])` for `x` of shape `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.forward_from(x, 0)
@@ -71,7 +77,7 @@ impl PositionalEncoding {
     /// incremental decoding feeds it one token at a time.
     pub fn forward_from(&self, x: Tensor<3>, start: usize) -> Tensor<3> {
         let [_, len, _] = x.dims();
-        let [max_len, _] = self.table.dims();
+        let max_len = self.max_len();
         assert!(
             start + len <= max_len,
             "sequence of {} positions exceeds the model's max_len {max_len}",

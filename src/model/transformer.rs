@@ -9,7 +9,7 @@ use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
 use super::embedding::{ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
 pub use super::layer::{ConfigError, MAX_WEIGHT_VALUES};
-use super::layer::{LayerConfig, check_weight_values};
+use super::layer::{LayerConfig, check_nonzero, check_weight_values};
 use super::mask::{AttentionMask, PaddingMasks};
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
@@ -61,7 +61,7 @@ impl TransformerConfig {
     /// `n_heads`, dropout in `[0, 1)`, equal vocabularies when the embeddings are tied.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let error = |field, problem: String| Err(ConfigError { field, problem });
-        for (field, value) in [
+        check_nonzero(&[
             ("src_vocab_size", self.src_vocab_size),
             ("tgt_vocab_size", self.tgt_vocab_size),
             ("d_model", self.d_model),
@@ -70,11 +70,7 @@ impl TransformerConfig {
             ("n_encoder_layers", self.n_encoder_layers),
             ("n_decoder_layers", self.n_decoder_layers),
             ("max_len", self.max_len),
-        ] {
-            if value == 0 {
-                return error(field, "must be at least 1, got 0".into());
-            }
-        }
+        ])?;
         self.layer().validate()?;
         if self.tie_embeddings && self.src_vocab_size != self.tgt_vocab_size {
             return error(
@@ -344,8 +340,7 @@ impl Transformer {
 
     /// Longest sequence the model has positions for.
     pub fn max_len(&self) -> usize {
-        let [max_len, _] = self.positional_encoding.table.dims();
-        max_len
+        self.positional_encoding.max_len()
     }
 
     fn tgt_embedding(&self) -> &ScaledEmbedding {
