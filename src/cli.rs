@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::backend::{self, Backend};
+use crate::backend::{self, Backend, BackendError};
 use crate::bench::{self, Runs};
 use crate::data::{self, batch, corpus, fetch, split, synthetic};
 use crate::eval::{EvalOptions, eval};
+use crate::generate::{LanguageModel, Sampling};
 use crate::plot::{AttentionOptions, attention, curves};
 use crate::run::RunConfig;
 use crate::run::RunDir;
@@ -47,6 +48,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Translate English sentences with a trained model.
     Infer(InferArgs),
+    /// Continue prompts with a trained language model (a run of `task` "lm"): greedy, or
+    /// sampled with a temperature, top-k and top-p from a seed.
+    Generate(GenerateArgs),
     /// Score translations with BLEU and chrF exactly as sacreBLEU does: a run's test pairs, or
     /// any hypothesis file against references.
     Eval(EvalArgs),
@@ -296,6 +300,34 @@ pub struct InferArgs {
     pub text: Vec<String>,
 }
 
+/// The arguments of `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The language model run: a name (under artifacts/) or a directory.
+    #[arg(long, default_value = "gpt")]
+    pub run: PathBuf,
+    /// Most tokens written after each prompt (the model's positions permitting).
+    #[arg(long, default_value_t = 60)]
+    pub max_tokens: usize,
+    /// Divides the logits before the softmax: below 1 sharpens, above 1 flattens; 0 takes
+    /// the most probable token (greedy).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// Draw only among the K most probable tokens; 0 keeps them all.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub top_k: usize,
+    /// Draw only among the fewest most probable tokens whose probabilities sum to P.
+    #[arg(long, default_value_t = 0.95, value_name = "P")]
+    pub top_p: f64,
+    /// Seed of the draws: a seed gives the same text on every backend; the n-th prompt
+    /// (from 0) draws with SEED + n.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Prompts; without them, the standard input, a prompt a line (an empty line: the model
+    /// starts from nothing).
+    pub prompt: Vec<String>,
+}
+
 /// The arguments of `eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -399,154 +431,208 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", backend::describe());
             Ok(())
         }
-        Command::Bench(args) => {
-            let backends = if auto {
-                Backend::runnable()
-            } else {
-                vec![backend()?]
-            };
-            let runs = Runs {
-                warmup: args.warmup,
-                train: args.train_runs,
-                decode: args.decode_runs,
-            };
-            let report = bench::run(&backends, runs, &mut |message| {
-                if !args.json {
-                    notice(message);
-                }
-            })?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", bench::table(&report));
-            }
-            Ok(())
-        }
+        Command::Bench(args) => bench(args, auto, &backend),
         Command::Data(command) => run_data(command),
-        Command::Curves(args) => {
-            let curves = args
-                .run
-                .iter()
-                .map(|run| curves::curve(&RunDir::from_arg(run)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let written = curves::draw(&curves, &args.output)?;
-            print!("{}", curves::table(&curves));
-            for path in written {
-                println!("wrote {}", path.display());
-            }
-            Ok(())
-        }
-        Command::Average(args) => {
-            let averaged = average::average(&AverageOptions {
-                run: args.run,
-                last: args.last,
-                epochs: args.epochs,
-                output: args.output,
-                precision: if args.half {
-                    Precision::Half
-                } else {
-                    Precision::Full
-                },
-                backend: backend()?,
-            })?;
-            let epochs: Vec<String> = averaged.epochs.iter().map(usize::to_string).collect();
-            let epochs = match epochs.as_slice() {
-                [one] => format!("the checkpoint of epoch {one}"),
-                _ => format!("the checkpoints of epochs {}", epochs.join(", ")),
-            };
-            println!(
-                "averaged {epochs} into {} ({:.1} MB of weights)",
-                averaged.output.path().display(),
-                averaged.weights_bytes as f64 / 1e6
-            );
-            Ok(())
-        }
+        Command::Curves(args) => draw_curves(args),
+        Command::Average(args) => average(args, &backend),
         Command::Train(args) => train(args, backend()?),
-        Command::Serve(args) => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_target(false)
-                .init();
-            let options = ServeOptions {
-                run: model_to_use(args.run),
-                backend: backend()?,
-                addr: args.addr,
-                batching: Batching {
-                    window: std::time::Duration::from_millis(args.batch_window),
-                    max_sentences: args.max_batch as usize,
-                },
-                max_body_bytes: args.max_body_bytes,
-                max_sentences: args.max_sentences as usize,
-                max_beam: args.max_beam as usize,
-            };
-            serve::serve(&options, &mut |addr| {
-                println!(
-                    "serving {} on http://{addr}/ (Ctrl-C stops)",
-                    options.run.display()
-                );
-                let _ = std::io::Write::flush(&mut std::io::stdout());
-            })
-        }
-        Command::Infer(args) => infer(
-            &InferOptions {
-                tag: args.search.tag.clone(),
-                settings: args.search.settings(args.n_best)?,
-                run: model_to_use(args.run),
-                backend: backend()?,
-                input: args.input,
-                output: args.output,
-                text: args.text,
-            },
-            &mut notice,
-        ),
-        Command::Eval(args) => {
-            let scores = eval(
-                &EvalOptions {
-                    tag: args.search.tag.clone(),
-                    settings: args.search.settings(1)?,
-                    run: match args.hyp {
-                        Some(_) => args.run.unwrap_or_default(),
-                        None => model_to_use(args.run),
-                    },
-                    backend: match args.hyp {
-                        Some(_) => None,
-                        None => Some(backend()?),
-                    },
-                    test: args.test,
-                    output: args.output,
-                    hypotheses: args.hyp,
-                    references: args.references,
-                    json: args.json,
-                },
-                &mut notice,
-            )?;
-            print!("{scores}");
-            Ok(())
-        }
-        Command::Attention(args) => {
-            let drawn = attention(
-                &AttentionOptions {
-                    tag: args.search.tag.clone(),
-                    settings: args.search.settings(1)?,
-                    run: model_to_use(args.run),
-                    backend: backend()?,
-                    sentence: args.sentence,
-                    positional: args.positional,
-                    positions: args.positions,
-                    output: args.output,
-                },
-                &mut notice,
-            )?;
-            if let Some((source, translation)) = drawn.translation {
-                println!("{source}\n→ {translation}");
-            }
-            for path in drawn.written {
-                println!("wrote {}", path.display());
-            }
-            Ok(())
-        }
+        Command::Serve(args) => serve(args, &backend),
+        Command::Infer(args) => translate(args, &backend),
+        Command::Generate(args) => generate(args, &backend),
+        Command::Eval(args) => evaluate(args, &backend),
+        Command::Attention(args) => draw_attention(args, &backend),
     }
+}
+
+/// The backend a command computes on, looked for only when the command needs it.
+type SelectBackend<'a> = dyn Fn() -> Result<Backend, BackendError> + 'a;
+
+fn bench(args: BenchArgs, auto: bool, backend: &SelectBackend) -> anyhow::Result<()> {
+    let backends = if auto {
+        Backend::runnable()
+    } else {
+        vec![backend()?]
+    };
+    let runs = Runs {
+        warmup: args.warmup,
+        train: args.train_runs,
+        decode: args.decode_runs,
+    };
+    let report = bench::run(&backends, runs, &mut |message| {
+        if !args.json {
+            notice(message);
+        }
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", bench::table(&report));
+    }
+    Ok(())
+}
+
+fn draw_curves(args: CurvesArgs) -> anyhow::Result<()> {
+    let curves = args
+        .run
+        .iter()
+        .map(|run| curves::curve(&RunDir::from_arg(run)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let written = curves::draw(&curves, &args.output)?;
+    print!("{}", curves::table(&curves));
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn average(args: AverageArgs, backend: &SelectBackend) -> anyhow::Result<()> {
+    let averaged = average::average(&AverageOptions {
+        run: args.run,
+        last: args.last,
+        epochs: args.epochs,
+        output: args.output,
+        precision: if args.half {
+            Precision::Half
+        } else {
+            Precision::Full
+        },
+        backend: backend()?,
+    })?;
+    let epochs: Vec<String> = averaged.epochs.iter().map(usize::to_string).collect();
+    let epochs = match epochs.as_slice() {
+        [one] => format!("the checkpoint of epoch {one}"),
+        _ => format!("the checkpoints of epochs {}", epochs.join(", ")),
+    };
+    println!(
+        "averaged {epochs} into {} ({:.1} MB of weights)",
+        averaged.output.path().display(),
+        averaged.weights_bytes as f64 / 1e6
+    );
+    Ok(())
+}
+
+fn serve(args: ServeArgs, backend: &SelectBackend) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let options = ServeOptions {
+        run: model_to_use(args.run),
+        backend: backend()?,
+        addr: args.addr,
+        batching: Batching {
+            window: std::time::Duration::from_millis(args.batch_window),
+            max_sentences: args.max_batch as usize,
+        },
+        max_body_bytes: args.max_body_bytes,
+        max_sentences: args.max_sentences as usize,
+        max_beam: args.max_beam as usize,
+    };
+    serve::serve(&options, &mut |addr| {
+        println!(
+            "serving {} on http://{addr}/ (Ctrl-C stops)",
+            options.run.display()
+        );
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    })
+}
+
+fn translate(args: InferArgs, backend: &SelectBackend) -> anyhow::Result<()> {
+    infer(
+        &InferOptions {
+            tag: args.search.tag.clone(),
+            settings: args.search.settings(args.n_best)?,
+            run: model_to_use(args.run),
+            backend: backend()?,
+            input: args.input,
+            output: args.output,
+            text: args.text,
+        },
+        &mut notice,
+    )
+}
+
+/// `generate`: each prompt and its continuation, a line each, in the order given.
+fn generate(args: GenerateArgs, backend: &SelectBackend) -> anyhow::Result<()> {
+    let sampling = Sampling {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        seed: args.seed,
+    };
+    sampling.validate()?;
+    let model = LanguageModel::load(&RunDir::from_arg(&args.run), backend()?)?;
+    let write = |index: usize, prompt: &str| -> anyhow::Result<()> {
+        let sampling = Sampling {
+            seed: sampling.seed.wrapping_add(index as u64),
+            ..sampling.clone()
+        };
+        println!("{}", model.write(prompt, args.max_tokens, &sampling)?);
+        Ok(())
+    };
+    if !args.prompt.is_empty() {
+        for (index, prompt) in args.prompt.iter().enumerate() {
+            write(index, prompt)?;
+        }
+        return Ok(());
+    }
+    for (index, line) in std::io::stdin().lines().enumerate() {
+        write(
+            index,
+            line.context("reading the prompts from standard input")?
+                .trim(),
+        )?;
+    }
+    Ok(())
+}
+
+fn evaluate(args: EvalArgs, backend: &SelectBackend) -> anyhow::Result<()> {
+    let scores = eval(
+        &EvalOptions {
+            tag: args.search.tag.clone(),
+            settings: args.search.settings(1)?,
+            run: match args.hyp {
+                Some(_) => args.run.unwrap_or_default(),
+                None => model_to_use(args.run),
+            },
+            backend: match args.hyp {
+                Some(_) => None,
+                None => Some(backend()?),
+            },
+            test: args.test,
+            output: args.output,
+            hypotheses: args.hyp,
+            references: args.references,
+            json: args.json,
+        },
+        &mut notice,
+    )?;
+    print!("{scores}");
+    Ok(())
+}
+
+fn draw_attention(args: AttentionArgs, backend: &SelectBackend) -> anyhow::Result<()> {
+    let drawn = attention(
+        &AttentionOptions {
+            tag: args.search.tag.clone(),
+            settings: args.search.settings(1)?,
+            run: model_to_use(args.run),
+            backend: backend()?,
+            sentence: args.sentence,
+            positional: args.positional,
+            positions: args.positions,
+            output: args.output,
+        },
+        &mut notice,
+    )?;
+    if let Some((source, translation)) = drawn.translation {
+        println!("{source}\n→ {translation}");
+    }
+    for path in drawn.written {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// The one channel of the library's notices (fallbacks taken, lines skipped or cut, files

@@ -3,11 +3,16 @@
 //! top-k and top-p (nucleus) sampling (Holtzman et al., 2020), with a seeded generator so
 //! that a seed always gives the same text.
 
+use anyhow::{anyhow, bail};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::backend::Backend;
+use crate::data::Vocabularies;
 use crate::data::random::SplitMix64;
-use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
+use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer};
 use crate::model::{Gpt, GptCache};
+use crate::run::RunDir;
+use crate::run::weights;
 
 /// How the next token is chosen.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +38,77 @@ impl Default for Sampling {
             top_p: 1.0,
             seed: 0,
         }
+    }
+}
+
+impl Sampling {
+    /// Checks the settings; the error names the option (`--temperature`, `--top-p`).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            bail!(
+                "--temperature must be a number ≥ 0 (0: greedy), got {}",
+                self.temperature
+            );
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            bail!("--top-p must be in (0, 1] (1: no cut), got {}", self.top_p);
+        }
+        Ok(())
+    }
+}
+
+/// A run's trained language model and its tokenizer, ready to write.
+pub struct LanguageModel {
+    /// The model, its best weights loaded.
+    pub gpt: Gpt,
+    /// The tokenizer it was trained with.
+    pub tokenizer: SubwordTokenizer,
+}
+
+impl LanguageModel {
+    /// Loads a language model run's `gpt.json`, tokenizer and `model.bpk` on `backend`.
+    pub fn load(run: &RunDir, backend: Backend) -> anyhow::Result<Self> {
+        run.ensure_directory()?;
+        let config = run.gpt_config()?;
+        let weights = run.trained_weights()?;
+        let tokenizer = Vocabularies::load(run.path())?.target;
+        if tokenizer.vocab_size() != config.vocab_size {
+            bail!(
+                "{}: the tokenizer has {} tokens but gpt.json expects {}",
+                run.path().display(),
+                tokenizer.vocab_size(),
+                config.vocab_size
+            );
+        }
+        let device = backend.device()?;
+        let gpt = config
+            .init(&device)
+            .map_err(|e| anyhow!("{}: {e}", run.gpt_config_path().display()))?;
+        Ok(Self {
+            gpt: weights::load(gpt, &weights)?,
+            tokenizer,
+        })
+    }
+
+    /// `prompt` and what the model writes after it, at most `max_tokens` tokens, as text.
+    pub fn write(
+        &self,
+        prompt: &str,
+        max_tokens: usize,
+        sampling: &Sampling,
+    ) -> anyhow::Result<String> {
+        let mut ids = vec![BOS_ID];
+        ids.extend(self.tokenizer.encode(prompt)?);
+        if ids.len() >= self.gpt.max_len() {
+            bail!(
+                "the prompt takes {} tokens; the model has positions for {}",
+                ids.len() - 1,
+                self.gpt.max_len() - 1
+            );
+        }
+        let written = generate(&self.gpt, &ids, max_tokens, sampling);
+        ids.extend(written);
+        Ok(self.tokenizer.decode(&ids[1..])?)
     }
 }
 

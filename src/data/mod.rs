@@ -361,6 +361,15 @@ pub struct Prepared {
     pub timings: Vec<(&'static str, Duration)>,
 }
 
+/// What a model learns from each pair of the corpus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    /// The pair: a translation model.
+    Pairs,
+    /// The target side alone, each an [`EncodedPair`] with an empty source: a language model.
+    Target,
+}
+
 /// Reads `files`, splits them, trains the tokenizers on the training part and saves them in
 /// `run_dir` (or uses `vocabularies`, those of a run being resumed), and encodes the training
 /// and validation parts.
@@ -370,7 +379,33 @@ pub fn prepare(
     vocabularies: Option<Vocabularies>,
     run_dir: &Path,
 ) -> anyhow::Result<Prepared> {
+    prepare_text(config, files, vocabularies, run_dir, Text::Pairs)
+}
+
+/// [`prepare`], of the pairs or of their target side alone (`text`).
+pub fn prepare_text(
+    config: &DataConfig,
+    files: &[PathBuf],
+    vocabularies: Option<Vocabularies>,
+    run_dir: &Path,
+    text: Text,
+) -> anyhow::Result<Prepared> {
     config.validate()?;
+    // A text is split by itself, as a source sentence is: each distinct text lands in one
+    // part. Its source is cleared once split.
+    let by_target = |mut pairs: Vec<Pair>| {
+        if text == Text::Target {
+            pairs
+                .iter_mut()
+                .for_each(|pair| pair.source.clone_from(&pair.target));
+        }
+        pairs
+    };
+    let target_alone = |pairs: &mut [Pair]| {
+        if text == Text::Target {
+            pairs.iter_mut().for_each(|pair| pair.source.clear());
+        }
+    };
     let mut timings = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |stage| {
@@ -381,9 +416,13 @@ pub fn prepare(
     };
 
     let (pairs, report) = read_corpus(files, config.read_options())?;
+    let pairs = by_target(pairs);
     lap("read and normalise");
     let counts = part_counts(&config.split, &report, &pairs);
-    let splits = split(pairs, &config.split);
+    let mut splits = split(pairs, &config.split);
+    for part in [&mut splits.train, &mut splits.valid, &mut splits.test] {
+        target_alone(part);
+    }
     if splits.train.is_empty() {
         bail!("no pair is left for training after the split: lower data.split's fractions");
     }
@@ -444,7 +483,8 @@ pub fn prepare(
         });
     }
     for (path, name) in config.valid.iter().zip(&names[files.len()..]) {
-        let (pairs, _) = read_corpus(std::slice::from_ref(path), config.read_options())?;
+        let (mut pairs, _) = read_corpus(std::slice::from_ref(path), config.read_options())?;
+        target_alone(&mut pairs);
         valid.push(ValidSet {
             name: name.clone(),
             pairs: vocabularies.encode(&tagged(&pairs, config.default_tag.as_deref()))?,

@@ -11,7 +11,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::attention::KeyValue;
-use super::embedding::{ScaledEmbedding, ScaledEmbeddingConfig};
+use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig};
 use super::layer::{ConfigError, LayerConfig, check_nonzero, check_weight_values};
 use super::mask::AttentionMask;
@@ -137,13 +137,26 @@ impl Gpt {
     /// [`forward`](Self::forward), also returning each layer's attention weights
     /// `[batch, heads, len, len]`.
     pub fn forward_with_attention(&self, tokens: Tensor<2, Int>) -> (Tensor<3>, Vec<Tensor<4>>) {
+        let (hidden, attention) = self.hidden(tokens);
+        (self.embedding.logits(hidden), attention)
+    }
+
+    /// The last layer's states `[batch, len, d_model]` at every position of `tokens`, before
+    /// the output projection, and each layer's attention weights.
+    pub fn hidden(&self, tokens: Tensor<2, Int>) -> (Tensor<3>, Vec<Tensor<4>>) {
         let [_, len] = tokens.dims();
         let x = self
             .positional_encoding
             .forward(self.embedding.forward(tokens));
         let causal = AttentionMask::causal(len, &x.device());
         let output = self.stack.forward(x, Some(&causal));
-        (self.embedding.logits(output.memory), output.self_attention)
+        (output.memory, output.self_attention)
+    }
+
+    /// What a loss needs of the output projection for states `hidden` `[tokens, d_model]`
+    /// whose next tokens are `labels` `[tokens]` (see [`LabelLogits::new`]).
+    pub fn logits_for_labels(&self, hidden: Tensor<2>, labels: Tensor<1, Int>) -> LabelLogits {
+        self.embedding.label_logits(hidden, labels)
     }
 
     /// The cache of incremental generation: no position yet.

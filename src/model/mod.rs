@@ -35,6 +35,7 @@ pub mod transformer;
 pub use attention::{
     MultiHeadAttention, MultiHeadAttentionConfig, fused_attention, scaled_dot_product_attention,
 };
+pub use embedding::LabelLogits;
 pub use gpt::{Gpt, GptCache, GptConfig};
 pub use mask::{AttentionMask, PaddingMasks};
-pub use transformer::{AttentionWeights, ConfigError, LabelLogits, Transformer, TransformerConfig};
+pub use transformer::{AttentionWeights, ConfigError, Transformer, TransformerConfig};

@@ -6,7 +6,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
 use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
-use super::embedding::{ScaledEmbedding, ScaledEmbeddingConfig};
+use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
 pub use super::layer::{ConfigError, MAX_WEIGHT_VALUES};
 use super::layer::{LayerConfig, check_nonzero, check_weight_values};
@@ -190,17 +190,6 @@ pub struct Transformer {
     pub generator: Option<Linear>,
 }
 
-/// The generator's output at target positions, for a loss: see
-/// [`Transformer::generate_for_labels`].
-pub struct LabelLogits {
-    /// The logits `[tokens, V]`.
-    pub logits: Tensor<2>,
-    /// `z_y`, the logit of each position's label, `[tokens]`.
-    pub of_label: Tensor<1>,
-    /// `mean_v z_v`, each position's mean logit, `[tokens]`.
-    pub mean: Tensor<1>,
-}
-
 impl Transformer {
     /// Next-token logits `[batch, tgt_len, tgt_vocab_size]` for every target position, all at
     /// once ("teacher forcing"): position `t` sees the source and `tgt_in[..=t]`.
@@ -297,13 +286,8 @@ impl Transformer {
 
     /// What a loss needs of the generator for decoder states `hidden` `[tokens, d_model]`
     /// whose next tokens are `labels` `[tokens]`: the logits `[tokens, tgt_vocab_size]`, and
-    /// each label's logit and the mean logit, `[tokens]` each.
-    ///
-    /// With the generator's rows `w_v` (`E` when tied) and biases `b_v`, `z_v = h·w_v + b_v`,
-    /// so `z_y = h·w_y + b_y` and `mean_v z_v = h·mean_v(w_v) + mean_v(b_v)`: computed so, from
-    /// `hidden` and the weights, their gradients need no pass over the `[tokens, V]` logits
-    /// (a gather's gradient is a zero-filled `[tokens, V]` scatter, a mean's a `[tokens, V]`
-    /// broadcast, and each adds one more sum into the logits' gradient).
+    /// each label's logit and the mean logit, `[tokens]` each ([`LabelLogits::new`], with the
+    /// generator's rows and biases, `E` when tied).
     pub fn generate_for_labels(&self, hidden: Tensor<2>, labels: Tensor<1, Int>) -> LabelLogits {
         let [tokens, d_model] = hidden.dims();
         let logits = self.generate(hidden.clone().reshape([1, tokens, d_model]));
@@ -315,20 +299,7 @@ impl Transformer {
             ),
             None => (self.src_embedding.table.weight.val(), None),
         };
-        let of_label = (hidden.clone() * rows.clone().select(0, labels.clone())).sum_dim(1);
-        let mean = (hidden * rows.mean_dim(0)).sum_dim(1);
-        let (of_label, mean) = match bias {
-            Some(bias) => (
-                of_label + bias.clone().select(0, labels).reshape([tokens, 1]),
-                mean + bias.mean().reshape([1, 1]),
-            ),
-            None => (of_label, mean),
-        };
-        LabelLogits {
-            logits: logits.reshape([tokens, vocab]),
-            of_label: of_label.reshape([tokens]),
-            mean: mean.reshape([tokens]),
-        }
+        LabelLogits::new(hidden, logits.reshape([tokens, vocab]), rows, bias, labels)
     }
 
     /// The same model with positions `0..max_len` encoded, for sequences longer than those it

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::training::TrainingConfig;
 use crate::data::DataConfig;
-use crate::model::TransformerConfig;
+use crate::model::{GptConfig, TransformerConfig};
 
 /// The configuration read when `--config` is not given, if it exists.
 pub const DEFAULT_PATH: &str = "config/default.json";
@@ -17,6 +17,8 @@ pub const DEFAULT_PATH: &str = "config/default.json";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
+    /// What the run learns: `"translate"` (the default) or `"lm"`.
+    pub task: Task,
     /// The corpus, its split, the tokenizer and the batches.
     pub data: DataConfig,
     /// The sizes of the Transformer: a [`TransformerConfig`] whose vocabulary sizes and
@@ -31,6 +33,7 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
+            task: Task::Translate,
             data: DataConfig::default(),
             model: TransformerConfig::new(0, 0),
             training: TrainingConfig::default(),
@@ -69,10 +72,64 @@ impl RunConfig {
             );
         }
         let vocab = self.data.vocab_size;
-        if let Err(error) = self.transformer(vocab, vocab).validate() {
-            bail!("`model.{}` {}", error.field, error.problem);
+        let checked = match self.task {
+            Task::Translate => self.transformer(vocab, vocab).validate(),
+            Task::Lm => self.gpt(vocab).validate(),
+        };
+        if let Err(error) = checked {
+            let field = match error.field {
+                "n_layers" => "n_decoder_layers",
+                field => field,
+            };
+            bail!("`model.{field}` {}", error.problem);
+        }
+        if self.task == Task::Lm {
+            self.check_language_model()?;
         }
         self.training.validate()
+    }
+
+    /// What a language model cannot take: a second language's settings and BLEU.
+    fn check_language_model(&self) -> anyhow::Result<()> {
+        let refused = [
+            (
+                !self.data.tags.is_empty() || self.data.default_tag.is_some(),
+                "`data.tags` and `data.default_tag`: domain tags mark a translation's source, \
+                 which a language model does not read",
+            ),
+            (
+                !self.data.shared_vocab,
+                "`data.shared_vocab` must be true: a language model has one vocabulary",
+            ),
+            (
+                !self.model.tie_embeddings,
+                "`model.tie_embeddings` must be true: GPT's output projection is its embedding table",
+            ),
+            (
+                self.training.bleu_sample > 0,
+                "`training.bleu_sample` must be 0: BLEU scores translations; a language model \
+                 is validated by its perplexity",
+            ),
+        ];
+        match refused.into_iter().find(|(refused, _)| *refused) {
+            Some((_, why)) => bail!("task \"lm\": {why}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The language model's configuration (`task` `"lm"`), given the tokenizer's vocabulary
+    /// size: the `model` section's sizes, its `n_decoder_layers` layers (GPT is the decoder
+    /// without the encoder), positions for `data.max_len` tokens.
+    pub fn gpt(&self, vocab_size: usize) -> GptConfig {
+        let model = &self.model;
+        GptConfig::new(vocab_size)
+            .with_d_model(model.d_model)
+            .with_n_heads(model.n_heads)
+            .with_d_ff(model.d_ff)
+            .with_n_layers(model.n_decoder_layers)
+            .with_dropout(model.dropout)
+            .with_max_len(self.data.max_len)
+            .with_norm_first(model.norm_first)
     }
 
     /// The model's configuration, given the tokenizer's vocabulary sizes.
@@ -94,6 +151,18 @@ impl RunConfig {
         }
         differing
     }
+}
+
+/// What a run learns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// English → Portuguese translation: the encoder–decoder [`Transformer`](crate::model::Transformer).
+    #[default]
+    Translate,
+    /// A causal language model of the target side of the pairs (`data.direction`'s second
+    /// language): [`Gpt`](crate::model::Gpt), the decoder without the encoder.
+    Lm,
 }
 
 /// Appends to `differing` the paths below `prefix` where `a` and `b` differ.

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `config.json` | the run's effective configuration |
 //! | `tokenizer.json` (or `tokenizer-source.json` + `tokenizer-target.json`) | the vocabularies |
-//! | `model.json`, `model.bpk` | the full model configuration and the best weights |
+//! | `model.json` (`gpt.json` for a language model), `model.bpk` | the full model configuration and the best weights |
 //! | `test.tsv` | the held-out test pairs, for `eval` |
 //! | `train.log`, `experiment.log` | the progress lines; Burn's own log |
 //! | `train.lock` | locked by the one process training the run; holds its process id |
@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 
 use super::config::RunConfig;
 use crate::data::corpus::{Pair, write_pairs};
-use crate::model::TransformerConfig;
+use crate::model::{GptConfig, TransformerConfig};
 
 /// The run that `train` trains when no `--run` is given, under `artifacts/`.
 pub const DEFAULT_RUN: &str = "default";
@@ -278,9 +278,68 @@ impl RunDir {
             .with_context(|| format!("{}: cannot write", self.model_config_path().display()))
     }
 
+    /// [`weights_path`](Self::weights_path), refused when the run has not trained yet.
+    pub fn trained_weights(&self) -> anyhow::Result<PathBuf> {
+        let weights = self.weights_path();
+        if !weights.exists() {
+            bail!(
+                "{}: no model.bpk: train the run first (`transformer-mt train --run {}`)",
+                self.path.display(),
+                self.path.display()
+            );
+        }
+        Ok(weights)
+    }
+
+    /// The language model's configuration: `gpt.json`, a run of `task` `"lm"`.
+    pub fn gpt_config_path(&self) -> PathBuf {
+        self.path.join("gpt.json")
+    }
+
+    /// Writes the language model's configuration (atomically).
+    pub fn write_gpt_config(&self, config: &GptConfig) -> anyhow::Result<()> {
+        let path = self.gpt_config_path();
+        let text = serde_json::to_string_pretty(config)?;
+        crate::fs::write_atomic(&path, format!("{text}\n").as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))
+    }
+
+    /// Reads the language model's configuration.
+    pub fn gpt_config(&self) -> anyhow::Result<GptConfig> {
+        let path = self.gpt_config_path();
+        if !path.exists() && self.model_config_path().exists() {
+            bail!(
+                "{} is a translation model (model.json), not a language model: translate with `infer`",
+                self.path.display()
+            );
+        }
+        if !path.exists() {
+            bail!(
+                "{}: no gpt.json: not a language model run of transformer-mt (train one with \
+                 `transformer-mt train --config config/gpt.json --run {}`)",
+                self.path.display(),
+                self.path.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{}: cannot read the language model's configuration",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: invalid language model configuration", path.display()))
+    }
+
     /// Reads the full model configuration.
     pub fn model_config(&self) -> anyhow::Result<TransformerConfig> {
         let path = self.model_config_path();
+        if !path.exists() && self.gpt_config_path().exists() {
+            bail!(
+                "{} is a language model (gpt.json), not a translation model: write with `generate`",
+                self.path.display()
+            );
+        }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("{}: cannot read the model configuration", path.display()))?;
         serde_json::from_str(&text)

@@ -57,7 +57,9 @@ pub fn average(options: &AverageOptions) -> anyhow::Result<Averaged> {
         .map(|&epoch| {
             let model =
                 TrainingModel::new(model_config.init(&device)?, config.training.label_smoothing);
-            Ok(weights::load(model, &run.model_checkpoint(epoch))?.transformer)
+            weights::load(model, &run.model_checkpoint(epoch))?
+                .transformer
+                .context("a translation model's checkpoint holds its Transformer")
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mean = weights::average(models)?;

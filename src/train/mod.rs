@@ -37,8 +37,9 @@ use burn::train::{Interrupter, Learner, LearningResult, SupervisedTraining};
 use crate::backend::Backend;
 use crate::data::concat::Concatenator;
 use crate::data::draw::EpochDraw;
-use crate::data::{self, Prepared, Vocabularies};
-use crate::run::weights::{self, Precision};
+use crate::data::{self, Prepared, Text, Vocabularies};
+use crate::run::config::Task;
+use crate::run::weights;
 use crate::run::{RunConfig, RunDir, RunLock, Selection};
 use loader::EpochLoader;
 use metrics::{OfSet, Perplexity, ValidationBleu};
@@ -172,7 +173,11 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
         (_, Some((_, vocabularies))) => Some(vocabularies.clone()),
         _ => None,
     };
-    let prepared = data::prepare(&config.data, &files, vocabularies, run.path())?;
+    let text = match config.task {
+        Task::Translate => Text::Pairs,
+        Task::Lm => Text::Target,
+    };
+    let prepared = data::prepare_text(&config.data, &files, vocabularies, run.path(), text)?;
     if prepared.valid.is_empty() {
         bail!("no validation pairs: raise `data.split.valid_fraction` or give a larger corpus");
     }
@@ -181,22 +186,40 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
     let devices = options.backend.training_devices(options.devices)?;
     let device = devices[0].clone();
     device.seed(config.training.seed);
-    let model_config = config.transformer(
+    let from = init.as_ref().map(|(source, _)| source.weights_path());
+    let label_smoothing = config.training.label_smoothing;
+    let vocab_sizes = [
         prepared.vocabularies.source.vocab_size(),
         prepared.vocabularies.target.vocab_size(),
-    );
-    let mut transformer = model_config.init(&device)?;
-    if let Some((source, vocabularies)) = &init {
-        transformer = weights::load(transformer, &source.weights_path())?;
+    ];
+    let model = match config.task {
+        Task::Translate => {
+            let model_config = config.transformer(vocab_sizes[0], vocab_sizes[1]);
+            let mut transformer = model_config.init(&device)?;
+            if let Some(path) = &from {
+                transformer = weights::load(transformer, path)?;
+            }
+            run.write_model_config(&model_config)?;
+            TrainingModel::new(transformer, label_smoothing)
+        }
+        Task::Lm => {
+            let model_config = config.gpt(vocab_sizes[1]);
+            let mut gpt = model_config.init(&device)?;
+            if let Some(path) = &from {
+                gpt = weights::load(gpt, path)?;
+            }
+            run.write_gpt_config(&model_config)?;
+            TrainingModel::language(gpt, label_smoothing)
+        }
+    };
+    if let Some((_, vocabularies)) = &init {
         vocabularies.save(run.path())?;
     }
-    let model = TrainingModel::new(transformer, config.training.label_smoothing);
     if let Start::After(epoch) = start {
         start::check_checkpoint(&run, &model, epoch)?;
         run.forget_after(epoch)?;
     }
     run.write_config(&config)?;
-    run.write_model_config(&model_config)?;
     if done == 0 {
         run.write_test_pairs(&prepared.splits.test)?;
     }
@@ -457,7 +480,7 @@ fn export_best(
     let model = model
         .try_load_file(&path)
         .map_err(|e| anyhow!("{}: cannot load: {e:?}", path.display()))?;
-    weights::save(model.transformer, &run.weights_path(), Precision::Full)?;
+    model.save_network(&run.weights_path())?;
     Ok(Some(Best {
         epoch,
         selected,

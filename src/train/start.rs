@@ -116,7 +116,8 @@ pub fn effective_config(options: &TrainOptions, run: &RunDir) -> anyhow::Result<
 
 /// The fields a run started from another one's weights must share with it: the model's shape
 /// and what decides its vocabulary and positions.
-const INIT_SHARED: [&str; 4] = [
+const INIT_SHARED: [&str; 5] = [
+    "task",
     "model.",
     "data.vocab_size",
     "data.shared_vocab",

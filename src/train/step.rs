@@ -2,6 +2,8 @@
 //! cross-entropy of paper §5.4, over the real (non-padding) target tokens; a validation step
 //! also greedy-decodes the sentences of the BLEU sample.
 
+use std::path::Path;
+
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
@@ -10,32 +12,76 @@ use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use super::loss::{SmoothedLoss, smoothed_cross_entropy};
 use crate::data::batch::TranslationBatch;
 use crate::data::tokenizer::PAD_ID;
-use crate::model::Transformer;
+use crate::model::{Gpt, Transformer};
+use crate::run::weights::{self, Precision};
 use crate::translate::output_limit;
 use crate::translate::search::{Decoding, greedy};
 
-/// The model being trained: the [`Transformer`] and its loss.
+/// The model being trained — the translation [`Transformer`], or the [`Gpt`] language model
+/// (`task` `"lm"`) — and its loss. The network that is not trained is `None`, so that a
+/// checkpoint holds the weights of the one that is, named as in a run's `model.bpk` below
+/// `transformer.` or `gpt.`.
 #[derive(Module, Debug)]
 pub struct TrainingModel {
-    /// The model itself; the run's `model.bpk` holds its weights.
-    pub transformer: Transformer,
+    /// The translation model; the run's `model.bpk` holds its weights.
+    pub transformer: Option<Transformer>,
+    /// The language model, in the translation model's place.
+    pub gpt: Option<Gpt>,
     /// ε_ls of the label-smoothed cross-entropy (paper: 0.1).
     pub label_smoothing: f64,
+}
+
+/// The network of a [`TrainingModel`].
+#[derive(Clone, Copy)]
+pub enum Network<'a> {
+    /// Translation: the encoder reads the source, the decoder predicts the target.
+    Translation(&'a Transformer),
+    /// Language modelling: the target side alone, each token predicted from those before.
+    Language(&'a Gpt),
 }
 
 impl TrainingModel {
     /// Wraps `transformer` with the loss: label smoothing `label_smoothing` (paper: 0.1).
     pub fn new(transformer: Transformer, label_smoothing: f64) -> Self {
         Self {
-            transformer,
+            transformer: Some(transformer),
+            gpt: None,
             label_smoothing,
+        }
+    }
+
+    /// Wraps the language model `gpt` with the loss: label smoothing `label_smoothing`.
+    pub fn language(gpt: Gpt, label_smoothing: f64) -> Self {
+        Self {
+            transformer: None,
+            gpt: Some(gpt),
+            label_smoothing,
+        }
+    }
+
+    /// The network being trained.
+    pub fn network(&self) -> Network<'_> {
+        match (&self.transformer, &self.gpt) {
+            (Some(transformer), _) => Network::Translation(transformer),
+            (None, Some(gpt)) => Network::Language(gpt),
+            (None, None) => unreachable!("`new` and `language` give a TrainingModel its network"),
+        }
+    }
+
+    /// Writes the network's weights alone to `path`, as a run's `model.bpk`.
+    pub fn save_network(self, path: &Path) -> anyhow::Result<()> {
+        match (self.transformer, self.gpt) {
+            (Some(transformer), _) => weights::save(transformer, path, Precision::Full),
+            (None, Some(gpt)) => weights::save(gpt, path, Precision::Full),
+            (None, None) => unreachable!("`new` and `language` give a TrainingModel its network"),
         }
     }
 
     /// The loss of the logits at every real target position against the labels, and the
     /// sums the token metrics need. Padding positions get no logits: they are about 9 % of
     /// `config/default.json`'s batches (`data prepare`), and the `[tokens, V]` logits are the
-    /// step's largest tensors.
+    /// step's largest tensors. A language model reads the decoder's input alone: `<s>` and
+    /// the text, each position predicting the next token.
     pub fn forward(&self, batch: TrainingBatch) -> TranslationOutput {
         let TrainingBatch {
             batch,
@@ -43,11 +89,15 @@ impl TrainingModel {
             set,
             ..
         } = batch;
-        let memory = self.transformer.encode(batch.src, &batch.masks).memory;
-        let hidden = self
-            .transformer
-            .decode(batch.tgt_in, memory, &batch.masks)
-            .hidden;
+        let hidden = match self.network() {
+            Network::Translation(transformer) => {
+                let memory = transformer.encode(batch.src, &batch.masks).memory;
+                transformer
+                    .decode(batch.tgt_in, memory, &batch.masks)
+                    .hidden
+            }
+            Network::Language(gpt) => gpt.hidden(batch.tgt_in).0,
+        };
         let [batch_size, tgt_len, d_model] = hidden.dims();
         let positions = batch.label_positions;
         let hidden = hidden
@@ -57,12 +107,14 @@ impl TrainingModel {
             .labels
             .reshape([batch_size * tgt_len])
             .select(0, positions);
-        let SmoothedLoss { loss, token_sums } = smoothed_cross_entropy(
-            self.transformer.generate_for_labels(hidden, labels.clone()),
-            labels,
-            self.label_smoothing,
-            PAD_ID,
-        );
+        let parts = match self.network() {
+            Network::Translation(transformer) => {
+                transformer.generate_for_labels(hidden, labels.clone())
+            }
+            Network::Language(gpt) => gpt.logits_for_labels(hidden, labels.clone()),
+        };
+        let SmoothedLoss { loss, token_sums } =
+            smoothed_cross_entropy(parts, labels, self.label_smoothing, PAD_ID);
         TranslationOutput {
             loss,
             token_sums,
@@ -75,11 +127,15 @@ impl TrainingModel {
     /// Greedy translations of the first sentences of `batch`, one per reference, each as long
     /// as `translate` lets it run ([`output_limit`] of the batch's longest source), so that
     /// validation BLEU scores what `eval` would.
-    fn decode_sample(&self, batch: &TranslationBatch, references: Vec<Vec<u32>>) -> DecodedSample {
+    fn decode_sample(
+        transformer: &Transformer,
+        batch: &TranslationBatch,
+        references: Vec<Vec<u32>>,
+    ) -> DecodedSample {
         let [_, src_len] = batch.src.dims();
-        let max_tokens = output_limit(src_len).min(self.transformer.max_len() - 1);
+        let max_tokens = output_limit(src_len).min(transformer.max_len() - 1);
         let src = batch.src.clone().slice(0..references.len());
-        let hypotheses = greedy(&self.transformer, src, 0, max_tokens, Decoding::Cached)
+        let hypotheses = greedy(transformer, src, 0, max_tokens, Decoding::Cached)
             .into_iter()
             .map(|h| h.tokens)
             .collect();
@@ -137,9 +193,12 @@ impl InferenceStep for TrainingModel {
     type Output = TranslationOutput;
 
     fn step(&self, mut batch: TrainingBatch) -> TranslationOutput {
-        let sample = match std::mem::take(&mut batch.bleu_references) {
-            references if references.is_empty() => DecodedSample::default(),
-            references => self.decode_sample(&batch.batch, references),
+        let references = std::mem::take(&mut batch.bleu_references);
+        let sample = match self.network() {
+            Network::Translation(transformer) if !references.is_empty() => {
+                Self::decode_sample(transformer, &batch.batch, references)
+            }
+            _ => DecodedSample::default(),
         };
         TranslationOutput {
             sample,

@@ -207,14 +207,7 @@ impl Translator {
     /// Loads the run directory's model configuration, tokenizer and best weights on `backend`.
     pub fn load(run: &RunDir, backend: Backend) -> anyhow::Result<Self> {
         run.ensure_directory()?;
-        let weights = run.weights_path();
-        if !weights.exists() {
-            bail!(
-                "{}: no model.bpk: train the run first (`transformer-mt train --run {}`)",
-                run.path().display(),
-                run.path().display()
-            );
-        }
+        let weights = run.trained_weights()?;
         let config = run.model_config()?;
         let vocabularies = Vocabularies::load(run.path())?;
         for (side, tokenizer, expected) in [

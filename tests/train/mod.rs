@@ -15,6 +15,7 @@ mod evaluate;
 mod full_disk;
 mod guards;
 mod learning;
+mod lm;
 mod models;
 #[cfg(unix)]
 mod odd_places;
