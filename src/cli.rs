@@ -1,4 +1,4 @@
-//! The command line: `transformer-mt [--backend NAME] <train | infer | eval | attention | serve | ...>`.
+//! The command line: `transformer-mt [--backend NAME] <train | infer | generate | fill-mask | eval | attention | serve | ...>`.
 
 use std::path::PathBuf;
 
@@ -9,6 +9,7 @@ use crate::backend::{self, Backend, BackendError};
 use crate::bench::{self, Runs};
 use crate::data::{self, batch, corpus, fetch, split, synthetic};
 use crate::eval::{EvalOptions, eval};
+use crate::fill_mask::MaskedModel;
 use crate::generate::{LanguageModel, Sampling};
 use crate::plot::{AttentionOptions, attention, curves};
 use crate::run::RunConfig;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Continue prompts with a trained language model (a run of `task` "lm"): greedy, or
     /// sampled with a temperature, top-k and top-p from a seed.
     Generate(GenerateArgs),
+    /// Fill in each [MASK] of sentences with a trained masked language model (a run of
+    /// `task` "mlm"): its most probable tokens there, with their probabilities.
+    FillMask(FillMaskArgs),
     /// Score translations with BLEU and chrF exactly as sacreBLEU does: a run's test pairs, or
     /// any hypothesis file against references.
     Eval(EvalArgs),
@@ -117,17 +121,24 @@ pub enum DataCommand {
         #[arg(long, default_value = fetch::DEFAULT_OUTPUT)]
         output: PathBuf,
     },
-    /// Write the synthetic corpus: numbers up to a million in English and Portuguese words.
+    /// Write a synthetic corpus: numbers up to a million in English and Portuguese words, or
+    /// counts in both (--counting).
     Synthetic {
         /// Where to write the pairs.
         #[arg(long)]
         output: PathBuf,
-        /// How many distinct numbers (at most 1,000,001: every number from 0 to a million).
+        /// How many pairs: distinct numbers (at most 1,000,001: every number from 0 to a
+        /// million), or counts.
         #[arg(long, default_value_t = 20_000)]
         pairs: usize,
         /// Seed of the numbers drawn.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Counts instead of numbers ("five, seven, nine" → "cinco, sete, nove"), --pairs of
+        /// them: the corpus of config/gpt-tiny.json (its Portuguese side) and
+        /// config/bert-tiny.json (its English side).
+        #[arg(long)]
+        counting: bool,
     },
     /// Read, split and tokenize a corpus as training would; save the tokenizer; report counts,
     /// batches and padding.
@@ -328,6 +339,19 @@ pub struct GenerateArgs {
     pub prompt: Vec<String>,
 }
 
+/// The arguments of `fill-mask`.
+#[derive(Debug, Args)]
+pub struct FillMaskArgs {
+    /// The masked language model run: a name (under artifacts/) or a directory.
+    #[arg(long, default_value = "bert")]
+    pub run: PathBuf,
+    /// How many fillers of each [MASK] to print.
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub top_k: usize,
+    /// Sentences with one or more [MASK]; without them, the standard input, a sentence a line.
+    pub text: Vec<String>,
+}
+
 /// The arguments of `eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -439,6 +463,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args, &backend),
         Command::Infer(args) => translate(args, &backend),
         Command::Generate(args) => generate(args, &backend),
+        Command::FillMask(args) => fill_mask(args, &backend),
         Command::Eval(args) => evaluate(args, &backend),
         Command::Attention(args) => draw_attention(args, &backend),
     }
@@ -581,6 +606,34 @@ fn generate(args: GenerateArgs, backend: &SelectBackend) -> anyhow::Result<()> {
         write(
             index,
             line.context("reading the prompts from standard input")?
+                .trim(),
+        )?;
+    }
+    Ok(())
+}
+
+/// `fill-mask`: for each sentence and each of its [MASK]s, `probability<TAB>token<TAB>the
+/// sentence so filled`, most probable first; an empty line after each [MASK]'s fillers.
+fn fill_mask(args: FillMaskArgs, backend: &SelectBackend) -> anyhow::Result<()> {
+    let model = MaskedModel::load(&RunDir::from_arg(&args.run), backend()?)?;
+    let fill = |text: &str| -> anyhow::Result<()> {
+        for fillers in model.fill(text, args.top_k)? {
+            for filler in fillers {
+                println!(
+                    "{:.4}\t{}\t{}",
+                    filler.probability, filler.token, filler.sentence
+                );
+            }
+            println!();
+        }
+        Ok(())
+    };
+    if !args.text.is_empty() {
+        return args.text.iter().try_for_each(|text| fill(text));
+    }
+    for line in std::io::stdin().lines() {
+        fill(
+            line.context("reading the sentences from standard input")?
                 .trim(),
         )?;
     }
@@ -826,8 +879,12 @@ fn run_data(command: DataCommand) -> anyhow::Result<()> {
             output,
             pairs,
             seed,
+            counting,
         } => {
-            let pairs = synthetic::number_pairs(pairs, seed);
+            let pairs = match counting {
+                true => synthetic::counting_pairs(pairs, seed),
+                false => synthetic::number_pairs(pairs, seed),
+            };
             corpus::write_pairs(&output, &pairs)
                 .with_context(|| format!("{}: cannot write", output.display()))?;
             println!(

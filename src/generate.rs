@@ -112,11 +112,6 @@ impl LanguageModel {
     }
 }
 
-/// A uniform draw in `[0, 1)` from the top 53 bits of the generator's next value.
-fn uniform(rng: &mut SplitMix64) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// The token `sampling` chooses from next-token `logits`; a token whose logit is −∞ is
 /// never chosen, and `None` means every one is. Among equal candidates the lower id comes
 /// first, so that a choice depends only on the values.
@@ -159,7 +154,7 @@ pub fn choose(logits: &[f32], sampling: &Sampling, rng: &mut SplitMix64) -> Opti
         probabilities.truncate(kept);
     }
     // The draw is scaled by what is kept, which renormalises the truncated distribution.
-    let mut draw = uniform(rng) * probabilities.iter().sum::<f64>();
+    let mut draw = rng.next_f64() * probabilities.iter().sum::<f64>();
     for (&(token, _), p) in candidates.iter().zip(&probabilities) {
         if draw < *p {
             return Some(token);

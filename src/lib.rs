@@ -6,6 +6,7 @@
 //! - [`train`]: the Burn learner: loss, metrics, dashboard, checkpoints, resume;
 //! - [`translate`]: greedy and beam search with a key/value cache;
 //! - [`generate`]: a GPT writing: greedy, temperature, top-k and top-p sampling;
+//! - [`fill_mask`]: a BERT filling in the `[MASK]` of a sentence;
 //! - [`eval`]: BLEU and chrF exactly as sacreBLEU computes them;
 //! - [`plot`]: attention weights and the positional encoding as heatmaps;
 //! - [`serve`]: the model over HTTP, with dynamic batching and a page of its attention;
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod fill_mask;
 pub mod fs;
 pub mod generate;
 pub mod model;

@@ -11,6 +11,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::model::PaddingMasks;
 
+use super::masking::{Masked, Masking};
 use super::random::SplitMix64;
 use super::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
 
@@ -176,11 +177,56 @@ impl Batcher<Vec<EncodedPair>, TranslationBatch> for TranslationBatcher {
         let src = padded_to(&src_rows, multiple, device);
         let tgt_in = padded_to(&tgt_in_rows, multiple, device);
         let labels = padded_to(&label_rows, multiple, device);
-        let [_, tgt_len] = labels.dims();
+        Self::assemble(src, tgt_in, labels, &label_rows, device)
+    }
+}
+
+impl TranslationBatcher {
+    /// A masked language model's batch of the texts `pairs` (their targets), each corrupted
+    /// by `masking` with draws seeded by `seed`: the corrupted sentences, between `[CLS]` and
+    /// `[SEP]`, in `tgt_in`; the tokens to recover in `labels`, `<pad>` elsewhere; the
+    /// positions chosen in `label_positions`. `src` is one column of padding.
+    pub fn masked(
+        &self,
+        pairs: &[EncodedPair],
+        masking: &Masking,
+        seed: u64,
+        device: &Device,
+    ) -> TranslationBatch {
+        let mut rng = SplitMix64::new(seed);
+        let (inputs, label_rows): (Vec<Vec<u32>>, Vec<Vec<u32>>) = pairs
+            .iter()
+            .map(|pair| {
+                let Masked { input, labels } = masking.apply(&pair.target, &mut rng);
+                (input, labels)
+            })
+            .unzip();
+        let multiple = self.length_multiple;
+        let tgt_in = padded_to(&inputs, multiple, device);
+        let labels = padded_to(&label_rows, multiple, device);
+        let src = padded_to(&vec![Vec::new(); pairs.len()], 1, device);
+        Self::assemble(src, tgt_in, labels, &label_rows, device)
+    }
+
+    /// The batch of these tensors: the positions of `label_rows` that are not `<pad>`, as
+    /// indices into the flattened `labels`, and the padding masks.
+    fn assemble(
+        src: Tensor<2, Int>,
+        tgt_in: Tensor<2, Int>,
+        labels: Tensor<2, Int>,
+        label_rows: &[Vec<u32>],
+        device: &Device,
+    ) -> TranslationBatch {
+        let [_, len] = labels.dims();
         let positions: Vec<i64> = label_rows
             .iter()
             .enumerate()
-            .flat_map(|(row, ids)| (0..ids.len()).map(move |t| (row * tgt_len + t) as i64))
+            .flat_map(|(row, ids)| {
+                ids.iter()
+                    .enumerate()
+                    .filter(|(_, id)| **id != PAD_ID)
+                    .map(move |(t, _)| (row * len + t) as i64)
+            })
             .collect();
         let count = positions.len();
         let label_positions = Tensor::from_data(TensorData::new(positions, [count]), device);

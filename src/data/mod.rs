@@ -16,6 +16,7 @@ pub mod concat;
 pub mod corpus;
 pub mod draw;
 pub mod fetch;
+pub mod masking;
 pub mod random;
 pub mod split;
 pub mod synthetic;
@@ -33,7 +34,7 @@ use batch::{EncodedPair, drop_long};
 use concat::ConcatenateConfig;
 use corpus::{Direction, Pair, ReadOptions, ReadReport, read_corpus};
 use split::{Part, SplitConfig, Splits, split};
-use tokenizer::SubwordTokenizer;
+use tokenizer::{MASK_TOKEN, SubwordTokenizer};
 
 /// Where the data comes from and how it is cut into batches.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -254,19 +255,19 @@ pub const SEPARATE_TOKENIZERS: [&str; 2] = ["tokenizer-source.json", "tokenizer-
 
 impl Vocabularies {
     /// Trains on the training pairs: one tokenizer over both sides, or one per side; the
-    /// source side keeps each of `tags` (`doc` for `<doc>`) as one token.
+    /// source side keeps each of `extra` (domain tags such as `<doc>`, `[MASK]`) as one
+    /// token.
     pub fn train(
         pairs: &[Pair],
         vocab_size: usize,
         shared: bool,
-        tags: &[String],
+        extra: &[String],
     ) -> anyhow::Result<Self> {
         let sources = pairs.iter().map(|p| p.source.as_str());
         let targets = pairs.iter().map(|p| p.target.as_str());
-        let tags: Vec<String> = tags.iter().map(|tag| tag_token(tag)).collect();
         if shared {
             let tokenizer =
-                SubwordTokenizer::train_with(sources.chain(targets), vocab_size, &tags)?;
+                SubwordTokenizer::train_with(sources.chain(targets), vocab_size, extra)?;
             return Ok(Self {
                 source: tokenizer.clone(),
                 target: tokenizer,
@@ -274,7 +275,7 @@ impl Vocabularies {
             });
         }
         Ok(Self {
-            source: SubwordTokenizer::train_with(sources, vocab_size, &tags)?,
+            source: SubwordTokenizer::train_with(sources, vocab_size, extra)?,
             target: SubwordTokenizer::train(targets, vocab_size)?,
             shared,
         })
@@ -368,6 +369,9 @@ pub enum Text {
     Pairs,
     /// The target side alone, each an [`EncodedPair`] with an empty source: a language model.
     Target,
+    /// The source side alone, as the target of an [`EncodedPair`] with an empty source, and a
+    /// [`MASK_TOKEN`] in the vocabulary: a masked language model.
+    Masked,
 }
 
 /// Reads `files`, splits them, trains the tokenizers on the training part and saves them in
@@ -394,15 +398,17 @@ pub fn prepare_text(
     // A text is split by itself, as a source sentence is: each distinct text lands in one
     // part. Its source is cleared once split.
     let by_target = |mut pairs: Vec<Pair>| {
-        if text == Text::Target {
-            pairs
-                .iter_mut()
-                .for_each(|pair| pair.source.clone_from(&pair.target));
+        for pair in &mut pairs {
+            match text {
+                Text::Pairs => {}
+                Text::Target => pair.source.clone_from(&pair.target),
+                Text::Masked => pair.target.clone_from(&pair.source),
+            }
         }
         pairs
     };
     let target_alone = |pairs: &mut [Pair]| {
-        if text == Text::Target {
+        if text != Text::Pairs {
             pairs.iter_mut().for_each(|pair| pair.source.clear());
         }
     };
@@ -443,11 +449,15 @@ pub fn prepare_text(
             vocabularies
         }
         None => {
+            let mut extra: Vec<String> = config.tag_names().iter().map(|t| tag_token(t)).collect();
+            if text == Text::Masked {
+                extra.push(MASK_TOKEN.to_string());
+            }
             let vocabularies = Vocabularies::train(
                 &splits.train,
                 config.vocab_size,
                 config.shared_vocab,
-                &config.tag_names(),
+                &extra,
             )?;
             vocabularies
                 .save(run_dir)
@@ -483,7 +493,8 @@ pub fn prepare_text(
         });
     }
     for (path, name) in config.valid.iter().zip(&names[files.len()..]) {
-        let (mut pairs, _) = read_corpus(std::slice::from_ref(path), config.read_options())?;
+        let (pairs, _) = read_corpus(std::slice::from_ref(path), config.read_options())?;
+        let mut pairs = by_target(pairs);
         target_alone(&mut pairs);
         valid.push(ValidSet {
             name: name.clone(),

@@ -23,6 +23,11 @@ impl SplitMix64 {
         mix64(self.0)
     }
 
+    /// A uniform draw in `[0, 1)`, from the top 53 bits of the next value.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// Shuffles `items` in place (Fisher–Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {

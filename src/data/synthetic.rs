@@ -194,3 +194,31 @@ pub fn number_pairs(count: usize, seed: u64) -> Vec<Pair> {
         })
         .collect()
 }
+
+/// `count` counts, each in English words and in Portuguese (`"five, seven, nine, eleven"`,
+/// `"cinco, sete, nove, onze"`): from a start in 0..=40, by a step in 1..=5, 4 to 8
+/// numbers, drawn with a seeded generator. Given two numbers of a count every other is
+/// certain: what a small language model can learn in seconds (the target side, for GPT),
+/// and a masked one fill in (the source side, for BERT). Repeats are kept: about 1,000 of
+/// the counts are distinct.
+pub fn counting_pairs(count: usize, seed: u64) -> Vec<Pair> {
+    let mut rng = SplitMix64::new(seed);
+    let mut draw = |n: u64| (rng.next_u64() % n) as u32;
+    (0..count)
+        .map(|_| {
+            let (start, step, len) = (draw(41), 1 + draw(5), 4 + draw(5));
+            let numbers: Vec<u32> = (0..len).map(|k| start + step * k).collect();
+            let words = |say: fn(u32) -> String| {
+                numbers
+                    .iter()
+                    .map(|&n| say(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            Pair {
+                source: words(english),
+                target: words(portuguese),
+            }
+        })
+        .collect()
+}

@@ -22,6 +22,9 @@ pub const UNK_ID: u32 = 1;
 pub const BOS_ID: u32 = 2;
 /// Id of `</s>`, which ends every target.
 pub const EOS_ID: u32 = 3;
+/// The token a masked language model predicts the hidden token at, kept whole in its
+/// vocabulary (written so in the text given to `fill-mask`).
+pub const MASK_TOKEN: &str = "[MASK]";
 /// The special tokens, in id order.
 pub const SPECIAL_TOKENS: [&str; 4] = ["<pad>", "<unk>", "<s>", "</s>"];
 
@@ -89,7 +92,9 @@ impl SubwordTokenizer {
             .iter()
             .copied()
             .chain(extra.iter().map(String::as_str))
-            .map(|t| AddedToken::from(t, true))
+            // `[MASK]` takes the space before it, as RoBERTa's `<mask>`: a word's token
+            // carries its leading space, so "on the [MASK]." masks " table", not "table".
+            .map(|t| AddedToken::from(t, true).lstrip(t == MASK_TOKEN))
             .collect();
         let mut trainer = TrainerWrapper::from(
             BpeTrainerBuilder::new()
@@ -141,7 +146,12 @@ impl SubwordTokenizer {
 
     /// Whether `token` is one token of the vocabulary (`<doc>`).
     pub fn has_token(&self, token: &str) -> bool {
-        self.inner.token_to_id(token).is_some()
+        self.token_id(token).is_some()
+    }
+
+    /// The id of `token`, if it is one token of the vocabulary.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
     }
 
     /// Number of tokens, special tokens included.

@@ -14,6 +14,7 @@
 //! | decoder layer and stack | [`decoder`] |
 //! | the whole encoder–decoder and its config | [`transformer`] |
 //! | GPT: the encoder's layers under the causal mask, a language model | [`gpt`] |
+//! | BERT: the encoder with a masked-LM head | [`bert`] |
 //!
 //! Each module has a `…Config` with documented defaults, whose `init(&device)` builds it,
 //! and a `forward`. The code is backend-free: Burn picks the backend from the device the
@@ -21,6 +22,7 @@
 
 pub mod add_norm;
 pub mod attention;
+pub mod bert;
 pub mod decoder;
 pub mod dropout;
 pub mod embedding;
@@ -35,6 +37,7 @@ pub mod transformer;
 pub use attention::{
     MultiHeadAttention, MultiHeadAttentionConfig, fused_attention, scaled_dot_product_attention,
 };
+pub use bert::{Bert, BertConfig};
 pub use embedding::LabelLogits;
 pub use gpt::{Gpt, GptCache, GptConfig};
 pub use mask::{AttentionMask, PaddingMasks};

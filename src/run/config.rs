@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::training::TrainingConfig;
 use crate::data::DataConfig;
-use crate::model::{GptConfig, TransformerConfig};
+use crate::model::{BertConfig, GptConfig, TransformerConfig};
 
 /// The configuration read when `--config` is not given, if it exists.
 pub const DEFAULT_PATH: &str = "config/default.json";
@@ -17,7 +17,7 @@ pub const DEFAULT_PATH: &str = "config/default.json";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
-    /// What the run learns: `"translate"` (the default) or `"lm"`.
+    /// What the run learns: `"translate"` (the default), `"lm"` or `"mlm"`.
     pub task: Task,
     /// The corpus, its split, the tokenizer and the batches.
     pub data: DataConfig,
@@ -75,21 +75,24 @@ impl RunConfig {
         let checked = match self.task {
             Task::Translate => self.transformer(vocab, vocab).validate(),
             Task::Lm => self.gpt(vocab).validate(),
+            Task::Mlm => self.bert(vocab).validate(),
         };
         if let Err(error) = checked {
-            let field = match error.field {
-                "n_layers" => "n_decoder_layers",
-                field => field,
+            let field = match (error.field, self.task) {
+                ("n_layers", Task::Lm) => "n_decoder_layers",
+                ("n_layers", _) => "n_encoder_layers",
+                (field, _) => field,
             };
             bail!("`model.{field}` {}", error.problem);
         }
-        if self.task == Task::Lm {
+        if self.task != Task::Translate {
             self.check_language_model()?;
         }
         self.training.validate()
     }
 
-    /// What a language model cannot take: a second language's settings and BLEU.
+    /// What a language model (either kind) cannot take: a second language's settings and
+    /// BLEU.
     fn check_language_model(&self) -> anyhow::Result<()> {
         let refused = [
             (
@@ -103,7 +106,8 @@ impl RunConfig {
             ),
             (
                 !self.model.tie_embeddings,
-                "`model.tie_embeddings` must be true: GPT's output projection is its embedding table",
+                "`model.tie_embeddings` must be true: a language model's output projection is its \
+                 embedding table",
             ),
             (
                 self.training.bleu_sample > 0,
@@ -112,9 +116,24 @@ impl RunConfig {
             ),
         ];
         match refused.into_iter().find(|(refused, _)| *refused) {
-            Some((_, why)) => bail!("task \"lm\": {why}"),
+            Some((_, why)) => bail!("task {:?}: {why}", self.task.name()),
             None => Ok(()),
         }
+    }
+
+    /// The masked language model's configuration (`task` `"mlm"`), given the tokenizer's
+    /// vocabulary size: the `model` section's sizes, its `n_encoder_layers` layers (BERT is
+    /// the encoder without the decoder), positions for `data.max_len` tokens and `[SEP]`.
+    pub fn bert(&self, vocab_size: usize) -> BertConfig {
+        let model = &self.model;
+        BertConfig::new(vocab_size)
+            .with_d_model(model.d_model)
+            .with_n_heads(model.n_heads)
+            .with_d_ff(model.d_ff)
+            .with_n_layers(model.n_encoder_layers)
+            .with_dropout(model.dropout)
+            .with_max_len(self.data.max_len + 1)
+            .with_norm_first(model.norm_first)
     }
 
     /// The language model's configuration (`task` `"lm"`), given the tokenizer's vocabulary
@@ -153,6 +172,17 @@ impl RunConfig {
     }
 }
 
+impl Task {
+    /// As the configuration writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Translate => "translate",
+            Task::Lm => "lm",
+            Task::Mlm => "mlm",
+        }
+    }
+}
+
 /// What a run learns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -163,6 +193,9 @@ pub enum Task {
     /// A causal language model of the target side of the pairs (`data.direction`'s second
     /// language): [`Gpt`](crate::model::Gpt), the decoder without the encoder.
     Lm,
+    /// A masked language model of the source side of the pairs (`data.direction`'s first
+    /// language): [`Bert`](crate::model::Bert), the encoder without the decoder.
+    Mlm,
 }
 
 /// Appends to `differing` the paths below `prefix` where `a` and `b` differ.

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `config.json` | the run's effective configuration |
 //! | `tokenizer.json` (or `tokenizer-source.json` + `tokenizer-target.json`) | the vocabularies |
-//! | `model.json` (`gpt.json` for a language model), `model.bpk` | the full model configuration and the best weights |
+//! | `model.json` (`gpt.json` for a language model, `bert.json` for a masked one), `model.bpk` | the full model configuration and the best weights |
 //! | `test.tsv` | the held-out test pairs, for `eval` |
 //! | `train.log`, `experiment.log` | the progress lines; Burn's own log |
 //! | `train.lock` | locked by the one process training the run; holds its process id |
@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 
 use super::config::RunConfig;
 use crate::data::corpus::{Pair, write_pairs};
-use crate::model::{GptConfig, TransformerConfig};
+use crate::model::{BertConfig, GptConfig, TransformerConfig};
 
 /// The run that `train` trains when no `--run` is given, under `artifacts/`.
 pub const DEFAULT_RUN: &str = "default";
@@ -260,22 +260,13 @@ impl RunDir {
 
     /// Writes the effective configuration (atomically).
     pub fn write_config(&self, config: &RunConfig) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(config)?;
-        crate::fs::write_atomic(&self.config_path(), format!("{text}\n").as_bytes())
-            .with_context(|| format!("{}: cannot write", self.config_path().display()))
+        write_json(&self.config_path(), config)
     }
 
     /// Writes the held-out test pairs as `english<TAB>portuguese` lines (atomically).
     pub fn write_test_pairs(&self, pairs: &[Pair]) -> anyhow::Result<()> {
         write_pairs(&self.test_path(), pairs)
             .with_context(|| format!("{}: cannot write", self.test_path().display()))
-    }
-
-    /// Writes the full model configuration (atomically).
-    pub fn write_model_config(&self, config: &TransformerConfig) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(config)?;
-        crate::fs::write_atomic(&self.model_config_path(), format!("{text}\n").as_bytes())
-            .with_context(|| format!("{}: cannot write", self.model_config_path().display()))
     }
 
     /// [`weights_path`](Self::weights_path), refused when the run has not trained yet.
@@ -291,54 +282,75 @@ impl RunDir {
         Ok(weights)
     }
 
-    /// The language model's configuration: `gpt.json`, a run of `task` `"lm"`.
-    pub fn gpt_config_path(&self) -> PathBuf {
-        self.path.join("gpt.json")
-    }
-
-    /// Writes the language model's configuration (atomically).
-    pub fn write_gpt_config(&self, config: &GptConfig) -> anyhow::Result<()> {
-        let path = self.gpt_config_path();
-        let text = serde_json::to_string_pretty(config)?;
-        crate::fs::write_atomic(&path, format!("{text}\n").as_bytes())
-            .with_context(|| format!("{}: cannot write", path.display()))
-    }
-
-    /// Reads the language model's configuration.
-    pub fn gpt_config(&self) -> anyhow::Result<GptConfig> {
-        let path = self.gpt_config_path();
-        if !path.exists() && self.model_config_path().exists() {
-            bail!(
-                "{} is a translation model (model.json), not a language model: translate with `infer`",
-                self.path.display()
-            );
-        }
-        if !path.exists() {
-            bail!(
-                "{}: no gpt.json: not a language model run of transformer-mt (train one with \
-                 `transformer-mt train --config config/gpt.json --run {}`)",
-                self.path.display(),
-                self.path.display()
-            );
-        }
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{}: cannot read the language model's configuration",
-                path.display()
-            )
-        })?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{}: invalid language model configuration", path.display()))
+    /// Writes the full model configuration (atomically).
+    pub fn write_model_config(&self, config: &TransformerConfig) -> anyhow::Result<()> {
+        write_json(&self.model_config_path(), config)
     }
 
     /// Reads the full model configuration.
     pub fn model_config(&self) -> anyhow::Result<TransformerConfig> {
-        let path = self.model_config_path();
-        if !path.exists() && self.gpt_config_path().exists() {
-            bail!(
-                "{} is a language model (gpt.json), not a translation model: write with `generate`",
-                self.path.display()
-            );
+        self.read_model_json(ModelKind::Translation)
+    }
+
+    /// The masked language model's configuration: `bert.json`, a run of `task` `"mlm"`.
+    pub fn bert_config_path(&self) -> PathBuf {
+        self.path.join(ModelKind::Masked.file())
+    }
+
+    /// Writes the masked language model's configuration (atomically).
+    pub fn write_bert_config(&self, config: &BertConfig) -> anyhow::Result<()> {
+        write_json(&self.bert_config_path(), config)
+    }
+
+    /// Reads the masked language model's configuration.
+    pub fn bert_config(&self) -> anyhow::Result<BertConfig> {
+        self.read_model_json(ModelKind::Masked)
+    }
+
+    /// The language model's configuration: `gpt.json`, a run of `task` `"lm"`.
+    pub fn gpt_config_path(&self) -> PathBuf {
+        self.path.join(ModelKind::Language.file())
+    }
+
+    /// Writes the language model's configuration (atomically).
+    pub fn write_gpt_config(&self, config: &GptConfig) -> anyhow::Result<()> {
+        write_json(&self.gpt_config_path(), config)
+    }
+
+    /// Reads the language model's configuration.
+    pub fn gpt_config(&self) -> anyhow::Result<GptConfig> {
+        self.read_model_json(ModelKind::Language)
+    }
+
+    /// The model configuration of a run of `kind`; a run of another kind is named as such.
+    fn read_model_json<C: serde::de::DeserializeOwned>(
+        &self,
+        kind: ModelKind,
+    ) -> anyhow::Result<C> {
+        let path = self.path.join(kind.file());
+        if !path.exists() {
+            let other = ModelKind::ALL
+                .into_iter()
+                .find(|other| self.path.join(other.file()).exists());
+            match other {
+                Some(other) => bail!(
+                    "{} is {} ({}), not {}: {}",
+                    self.path.display(),
+                    other.what(),
+                    other.file(),
+                    kind.what(),
+                    other.command()
+                ),
+                None if kind != ModelKind::Translation => bail!(
+                    "{}: no {}: not a run of {} (train one with `transformer-mt train --config {} --run {}`)",
+                    self.path.display(),
+                    kind.file(),
+                    kind.what(),
+                    kind.config(),
+                    self.path.display()
+                ),
+                None => {}
+            }
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("{}: cannot read the model configuration", path.display()))?;
@@ -444,5 +456,59 @@ impl RunDir {
                     .unwrap_or(0)
             })
             .sum()
+    }
+}
+
+/// `value` as pretty JSON in `path`, written whole or not at all.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    crate::fs::write_atomic(path, format!("{text}\n").as_bytes())
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// The three kinds of trained model a run can hold, told apart by their configuration file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ModelKind {
+    /// `task` `"translate"`: `model.json`.
+    Translation,
+    /// `task` `"lm"`: `gpt.json`.
+    Language,
+    /// `task` `"mlm"`: `bert.json`.
+    Masked,
+}
+
+impl ModelKind {
+    const ALL: [ModelKind; 3] = [Self::Translation, Self::Language, Self::Masked];
+
+    fn file(self) -> &'static str {
+        match self {
+            Self::Translation => "model.json",
+            Self::Language => "gpt.json",
+            Self::Masked => "bert.json",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Self::Translation => "a translation model",
+            Self::Language => "a language model",
+            Self::Masked => "a masked language model",
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Self::Translation => "translate with `infer`",
+            Self::Language => "write with `generate`",
+            Self::Masked => "fill in with `fill-mask`",
+        }
+    }
+
+    fn config(self) -> &'static str {
+        match self {
+            Self::Translation => "config/default.json",
+            Self::Language => "config/gpt.json",
+            Self::Masked => "config/bert.json",
+        }
     }
 }

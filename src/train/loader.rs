@@ -24,6 +24,7 @@ use super::step::TrainingBatch;
 use crate::data::batch::{EncodedPair, TranslationBatcher, token_budget_batches};
 use crate::data::concat::Concatenator;
 use crate::data::draw::EpochDraw;
+use crate::data::masking::Masking;
 use crate::data::random::mix64;
 
 /// Serves batches of encoded pairs of at most `max_tokens` padded tokens.
@@ -53,6 +54,8 @@ pub struct EpochLoader {
     range: (usize, usize),
     device: Device,
     batcher: TranslationBatcher,
+    /// A masked language model's corruption of each batch; `None`: the pairs as they are.
+    masking: Option<Masking>,
 }
 
 impl EpochLoader {
@@ -110,6 +113,7 @@ impl EpochLoader {
             range: (0, 0),
             device: device.clone(),
             batcher: TranslationBatcher::default(),
+            masking: None,
         };
         loader.batch_count = loader.batches(&loader.pairs, seed).len();
         loader.range.1 = usize::MAX;
@@ -182,6 +186,13 @@ impl EpochLoader {
         }
     }
 
+    /// Corrupts every batch by `masking`, for a masked language model: its texts are the
+    /// pairs' targets. The draws are a function of (seed, epoch, step), validation's of
+    /// (seed, step): the same masks every epoch.
+    pub fn masking(self, masking: Option<Masking>) -> Self {
+        Self { masking, ..self }
+    }
+
     /// Seed of an epoch's batch order; validation always uses epoch 0's.
     fn epoch_seed(&self, epoch: usize) -> u64 {
         mix64(self.seed ^ mix64(epoch as u64))
@@ -241,6 +252,9 @@ impl DataLoader<TrainingBatch> for EpochLoader {
     }
 }
 
+/// Mixed into the seed of a batch's masks, so that they are drawn apart from its dropout.
+const MASKING_STREAM: u64 = 0x4d41_534b;
+
 struct EpochIterator<'a> {
     loader: &'a EpochLoader,
     /// The epoch's pairs, which `batches` index.
@@ -259,7 +273,6 @@ impl Iterator for EpochIterator<'_> {
         let (set, indices) = self.batches.get(self.next)?;
         let set = *set;
         let pairs: Vec<EncodedPair> = indices.iter().map(|&i| self.pairs[i].clone()).collect();
-        let target_tokens = pairs.iter().map(|p| p.target.len() + 1).sum();
         // The batch's place in the whole epoch, whichever device's share serves it.
         let step = self.loader.range.0 + self.next;
         let dropout_seed = self
@@ -273,8 +286,26 @@ impl Iterator for EpochIterator<'_> {
             .iter()
             .map(|p| p.target.clone())
             .collect();
+        let device = &self.loader.device;
+        let (batch, target_tokens) = match &self.loader.masking {
+            Some(masking) => {
+                let seed = mix64(mix64(self.seed ^ step as u64) ^ MASKING_STREAM);
+                let predicted = pairs
+                    .iter()
+                    .map(|p| masking.chosen_count(p.target.len()))
+                    .sum();
+                (
+                    self.loader.batcher.masked(&pairs, masking, seed, device),
+                    predicted,
+                )
+            }
+            None => {
+                let tokens = pairs.iter().map(|p| p.target.len() + 1).sum();
+                (self.loader.batcher.batch(vec![pairs], device), tokens)
+            }
+        };
         Some(Ok(TrainingBatch {
-            batch: self.loader.batcher.batch(vec![pairs], &self.loader.device),
+            batch,
             target_tokens,
             dropout_seed,
             bleu_references,

@@ -1,7 +1,8 @@
 //! Training with Burn's learner: Adam and the warm-up schedule of paper §5.3, label smoothing
 //! (§5.4), metrics, the dashboard, checkpoints, early stopping and resume.
 //!
-//! [`prepare`] settles where a run starts, prepares its data and builds its model;
+//! [`prepare`] settles where a run starts, prepares its data and builds its model — the
+//! translation Transformer, or by the run's `task` a GPT or a BERT on one side of the pairs;
 //! [`Session::train`] trains it and exports the best epoch's weights.
 //!
 //! | part | file |
@@ -37,6 +38,8 @@ use burn::train::{Interrupter, Learner, LearningResult, SupervisedTraining};
 use crate::backend::Backend;
 use crate::data::concat::Concatenator;
 use crate::data::draw::EpochDraw;
+use crate::data::masking::Masking;
+use crate::data::tokenizer::MASK_TOKEN;
 use crate::data::{self, Prepared, Text, Vocabularies};
 use crate::run::config::Task;
 use crate::run::weights;
@@ -176,6 +179,7 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
     let text = match config.task {
         Task::Translate => Text::Pairs,
         Task::Lm => Text::Target,
+        Task::Mlm => Text::Masked,
     };
     let prepared = data::prepare_text(&config.data, &files, vocabularies, run.path(), text)?;
     if prepared.valid.is_empty() {
@@ -210,6 +214,15 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
             }
             run.write_gpt_config(&model_config)?;
             TrainingModel::language(gpt, label_smoothing)
+        }
+        Task::Mlm => {
+            let model_config = config.bert(vocab_sizes[1]);
+            let mut bert = model_config.init(&device)?;
+            if let Some(path) = &from {
+                bert = weights::load(bert, path)?;
+            }
+            run.write_bert_config(&model_config)?;
+            TrainingModel::masked(bert, label_smoothing)
         }
     };
     if let Some((_, vocabularies)) = &init {
@@ -296,6 +309,7 @@ impl Session {
         interrupter: &Interrupter,
         failure: &Arc<Mutex<Option<String>>>,
     ) -> anyhow::Result<SupervisedTraining<TrainingModel>> {
+        let masking = self.masking()?;
         let draw = self.draw();
         let concatenator = self.concatenator(draw.as_ref());
         let training = &self.config.training;
@@ -311,7 +325,8 @@ impl Session {
             device,
         )
         .drawing(draw, concatenator)
-        .with_length_multiple(length_multiple);
+        .with_length_multiple(length_multiple)
+        .masking(masking.clone());
         let (sets, valid): (Vec<String>, Vec<_>) = std::mem::take(&mut self.data.valid)
             .into_iter()
             .map(|set| (set.name, set.pairs))
@@ -323,7 +338,8 @@ impl Session {
             training.bleu_sample,
             device,
         )
-        .with_length_multiple(length_multiple);
+        .with_length_multiple(length_multiple)
+        .masking(masking);
         let resumed = (done > 0).then_some(done);
         let bleu = ValidationBleu::new(Arc::new(self.data.vocabularies.target.clone()));
         let mut supervised = SupervisedTraining::new(
@@ -355,6 +371,21 @@ impl Session {
 }
 
 impl Session {
+    /// BERT's corruption of the batches, for a masked language model.
+    fn masking(&self) -> anyhow::Result<Option<Masking>> {
+        if self.config.task != Task::Mlm {
+            return Ok(None);
+        }
+        let tokenizer = &self.data.vocabularies.target;
+        let Some(mask_id) = tokenizer.token_id(MASK_TOKEN) else {
+            bail!(
+                "{}: the tokenizer has no {MASK_TOKEN} token, which a masked language model needs",
+                self.run.path().display()
+            );
+        };
+        Ok(Some(Masking::bert(mask_id, tokenizer.vocab_size() as u32)))
+    }
+
     /// How each epoch's pairs are drawn, when `data.epoch_pairs` asks: by `data.weights`.
     pub fn draw(&self) -> Option<EpochDraw> {
         let config = &self.config.data;

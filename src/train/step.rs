@@ -12,21 +12,23 @@ use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use super::loss::{SmoothedLoss, smoothed_cross_entropy};
 use crate::data::batch::TranslationBatch;
 use crate::data::tokenizer::PAD_ID;
-use crate::model::{Gpt, Transformer};
+use crate::model::{Bert, Gpt, Transformer};
 use crate::run::weights::{self, Precision};
 use crate::translate::output_limit;
 use crate::translate::search::{Decoding, greedy};
 
-/// The model being trained — the translation [`Transformer`], or the [`Gpt`] language model
-/// (`task` `"lm"`) — and its loss. The network that is not trained is `None`, so that a
-/// checkpoint holds the weights of the one that is, named as in a run's `model.bpk` below
-/// `transformer.` or `gpt.`.
+/// The model being trained — the translation [`Transformer`], the [`Gpt`] language model
+/// (`task` `"lm"`) or the [`Bert`] masked language model (`"mlm"`) — and its loss. The
+/// networks not trained are `None`, so that a checkpoint holds the weights of the one that
+/// is, named as in a run's `model.bpk` below `transformer.`, `gpt.` or `bert.`.
 #[derive(Module, Debug)]
 pub struct TrainingModel {
     /// The translation model; the run's `model.bpk` holds its weights.
     pub transformer: Option<Transformer>,
     /// The language model, in the translation model's place.
     pub gpt: Option<Gpt>,
+    /// The masked language model, in the translation model's place.
+    pub bert: Option<Bert>,
     /// ε_ls of the label-smoothed cross-entropy (paper: 0.1).
     pub label_smoothing: f64,
 }
@@ -38,6 +40,8 @@ pub enum Network<'a> {
     Translation(&'a Transformer),
     /// Language modelling: the target side alone, each token predicted from those before.
     Language(&'a Gpt),
+    /// Masked language modelling: the corrupted tokens recovered from the whole sentence.
+    Masked(&'a Bert),
 }
 
 impl TrainingModel {
@@ -46,6 +50,7 @@ impl TrainingModel {
         Self {
             transformer: Some(transformer),
             gpt: None,
+            bert: None,
             label_smoothing,
         }
     }
@@ -55,25 +60,43 @@ impl TrainingModel {
         Self {
             transformer: None,
             gpt: Some(gpt),
+            bert: None,
+            label_smoothing,
+        }
+    }
+
+    /// Wraps the masked language model `bert` with the loss: label smoothing
+    /// `label_smoothing`.
+    pub fn masked(bert: Bert, label_smoothing: f64) -> Self {
+        Self {
+            transformer: None,
+            gpt: None,
+            bert: Some(bert),
             label_smoothing,
         }
     }
 
     /// The network being trained.
     pub fn network(&self) -> Network<'_> {
-        match (&self.transformer, &self.gpt) {
-            (Some(transformer), _) => Network::Translation(transformer),
-            (None, Some(gpt)) => Network::Language(gpt),
-            (None, None) => unreachable!("`new` and `language` give a TrainingModel its network"),
+        match (&self.transformer, &self.gpt, &self.bert) {
+            (Some(transformer), _, _) => Network::Translation(transformer),
+            (None, Some(gpt), _) => Network::Language(gpt),
+            (None, None, Some(bert)) => Network::Masked(bert),
+            (None, None, None) => {
+                unreachable!("every constructor gives a TrainingModel its network")
+            }
         }
     }
 
     /// Writes the network's weights alone to `path`, as a run's `model.bpk`.
     pub fn save_network(self, path: &Path) -> anyhow::Result<()> {
-        match (self.transformer, self.gpt) {
-            (Some(transformer), _) => weights::save(transformer, path, Precision::Full),
-            (None, Some(gpt)) => weights::save(gpt, path, Precision::Full),
-            (None, None) => unreachable!("`new` and `language` give a TrainingModel its network"),
+        match (self.transformer, self.gpt, self.bert) {
+            (Some(transformer), _, _) => weights::save(transformer, path, Precision::Full),
+            (None, Some(gpt), _) => weights::save(gpt, path, Precision::Full),
+            (None, None, Some(bert)) => weights::save(bert, path, Precision::Full),
+            (None, None, None) => {
+                unreachable!("every constructor gives a TrainingModel its network")
+            }
         }
     }
 
@@ -81,7 +104,8 @@ impl TrainingModel {
     /// sums the token metrics need. Padding positions get no logits: they are about 9 % of
     /// `config/default.json`'s batches (`data prepare`), and the `[tokens, V]` logits are the
     /// step's largest tensors. A language model reads the decoder's input alone: `<s>` and
-    /// the text, each position predicting the next token.
+    /// the text, each position predicting the next token; a masked language model reads the
+    /// corrupted sentence there, and only its chosen positions have labels.
     pub fn forward(&self, batch: TrainingBatch) -> TranslationOutput {
         let TrainingBatch {
             batch,
@@ -97,6 +121,7 @@ impl TrainingModel {
                     .hidden
             }
             Network::Language(gpt) => gpt.hidden(batch.tgt_in).0,
+            Network::Masked(bert) => bert.hidden(batch.tgt_in, batch.masks.tgt).0,
         };
         let [batch_size, tgt_len, d_model] = hidden.dims();
         let positions = batch.label_positions;
@@ -112,6 +137,7 @@ impl TrainingModel {
                 transformer.generate_for_labels(hidden, labels.clone())
             }
             Network::Language(gpt) => gpt.logits_for_labels(hidden, labels.clone()),
+            Network::Masked(bert) => bert.logits_for_labels(hidden, labels.clone()),
         };
         let SmoothedLoss { loss, token_sums } =
             smoothed_cross_entropy(parts, labels, self.label_smoothing, PAD_ID);

@@ -5,6 +5,7 @@ mod cli;
 pub mod common;
 mod draw;
 mod fetch;
+mod masking;
 mod oversample;
 mod reader;
 mod shared_corpus;

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use transformer_mt::data::synthetic::{english, number_pairs, portuguese};
+use transformer_mt::data::synthetic::{counting_pairs, english, number_pairs, portuguese};
 
 #[test]
 fn numbers_are_written_as_in_each_language() {
@@ -61,4 +61,39 @@ fn pairs_are_distinct_and_fixed_by_the_seed() {
     );
     assert_eq!(number_pairs(5_000, 1), pairs);
     assert_ne!(number_pairs(5_000, 2)[1000..], pairs[1000..]);
+}
+
+/// Counts: each pair is one count in both languages — 4 to 8 numbers from a start in
+/// 0..=40 by a step in 1..=5, the same numbers on both sides — the same for a seed, and
+/// every start, step and length drawn in 3,000 counts.
+#[test]
+fn counts_say_the_same_numbers_in_both_languages() {
+    let pairs = counting_pairs(3000, 0);
+    assert_eq!(
+        pairs,
+        counting_pairs(3000, 0),
+        "a seed gives the same counts"
+    );
+    assert_ne!(pairs, counting_pairs(3000, 1));
+    let words: std::collections::HashMap<String, u32> = (0..=80).map(|n| (english(n), n)).collect();
+    let (mut starts, mut steps, mut lengths) = (vec![0; 41], vec![0; 6], vec![0; 9]);
+    for pair in &pairs {
+        let numbers: Vec<u32> = pair.source.split(", ").map(|w| words[w]).collect();
+        let said: Vec<String> = numbers.iter().map(|&n| portuguese(n)).collect();
+        assert_eq!(pair.target, said.join(", "), "{pair:?}");
+        let step = numbers[1] - numbers[0];
+        assert!(numbers.windows(2).all(|w| w[1] - w[0] == step), "{pair:?}");
+        starts[numbers[0] as usize] += 1;
+        steps[step as usize] += 1;
+        lengths[numbers.len()] += 1;
+    }
+    assert!(starts.iter().all(|&n| n > 0), "{starts:?}");
+    assert!(
+        steps[1..].iter().all(|&n| n > 0) && steps[0] == 0,
+        "{steps:?}"
+    );
+    assert!(
+        lengths[4..].iter().all(|&n| n > 0) && lengths[..4].iter().all(|&n| n == 0),
+        "{lengths:?}"
+    );
 }

@@ -3,6 +3,7 @@
 
 mod attention;
 mod backends;
+mod bert;
 mod common;
 mod dropout;
 mod gpt;

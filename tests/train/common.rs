@@ -98,6 +98,26 @@ pub fn numbers(dir: &Path, pairs: usize) -> PathBuf {
     path
 }
 
+/// Writes 3,000 synthetic counts (seed 0), in English and Portuguese words, to
+/// `counting.tsv` in `dir`: the corpus of `config/gpt-tiny.json` and `config/bert-tiny.json`.
+pub fn counting(dir: &Path) -> PathBuf {
+    let path = dir.join("counting.tsv");
+    let output = run_in(
+        dir,
+        &[
+            "data",
+            "synthetic",
+            "--counting",
+            "--pairs",
+            "3000",
+            "--output",
+            path.to_str().expect("UTF-8 path"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    path
+}
+
 /// A command running the binary in `dir` with `args`, on the pure-Rust CPU backend unless
 /// `args` name another.
 pub fn command(dir: &Path, args: &[&str]) -> Command {

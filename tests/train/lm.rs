@@ -4,35 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use transformer_mt::backend::Backend;
-use transformer_mt::data::synthetic::portuguese;
 
 use super::common::*;
-
-/// 3,000 lines of counting in Portuguese words, as pairs whose target side a language model
-/// reads: from a start in 0..=40, by a step in 1..=5, 4 to 8 numbers ("cinco, sete, nove,
-/// onze"). Given the first two numbers every later one is certain; only the first number, the
-/// step and where a line ends are chance. A fixed linear congruential generator draws them.
-fn counting(dir: &Path) -> PathBuf {
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut draw = |n: u64| {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((state >> 33) % n) as usize
-    };
-    let lines: Vec<String> = (0..3000)
-        .map(|i| {
-            let (start, step, len) = (draw(41), 1 + draw(5), 4 + draw(5));
-            let words: Vec<String> = (0..len)
-                .map(|k| portuguese((start + step * k) as u32))
-                .collect();
-            format!("line {i}\t{}\n", words.join(", "))
-        })
-        .collect();
-    let path = dir.join("counting.tsv");
-    std::fs::write(&path, lines.concat()).expect("writable temporary directory");
-    path
-}
 
 /// The repository's `config/gpt-tiny.json`, with `edit` applied.
 fn gpt_config(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {

@@ -16,6 +16,7 @@ mod full_disk;
 mod guards;
 mod learning;
 mod lm;
+mod mlm;
 mod models;
 #[cfg(unix)]
 mod odd_places;
