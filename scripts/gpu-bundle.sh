@@ -44,7 +44,9 @@ target=${GPU_BUNDLE_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/transformer-mt/t
 for tool in xz strip sha256sum; do
     command -v "$tool" > /dev/null || { echo "gpu-bundle.sh: needs $tool" >&2; exit 1; }
 done
-loader=$(ldconfig -p 2> /dev/null | awk '/libvulkan\.so\.1 .*x86-64/ { print $NF; exit }')
+# awk reads to the end: an early `exit` would leave ldconfig writing into a closed pipe, and
+# under pipefail its SIGPIPE would end this script without a word.
+loader=$(ldconfig -p 2> /dev/null | awk '/libvulkan\.so\.1 .*x86-64/ && !found { print $NF; found = 1 }')
 if [ -z "$loader" ] || [ ! -e "$loader" ]; then
     echo "gpu-bundle.sh: no Vulkan loader libvulkan.so.1 here (apt-get install libvulkan1)" >&2
     exit 1

@@ -135,7 +135,8 @@ translate() {
     stem=$(basename "$test_file" .tsv)
     lines=$(wc -l < "$work/eval-flex/$stem.hyp")
     differing=$(paste -d '\n' "$work/eval-$backend/$stem.hyp" "$work/eval-flex/$stem.hyp" | paste - - | awk -F'\t' '$1 != $2' | wc -l)
-    bleu() { grep -o '"score": *[0-9.]*' "$1" | head -1 | grep -o '[0-9.]*$'; }
+    # The first score, read to the end of the file (no pipe closed early under pipefail).
+    bleu() { awk 'match($0, /"score": *[0-9.]+/) && !found { s = substr($0, RSTART, RLENGTH); sub(/.*: */, "", s); print s; found = 1 }' "$1"; }
     b1=$(bleu "$work/eval-$backend.json"); b2=$(bleu "$work/eval-flex.json")
     equal=$(awk -v a="$b1" -v b="$b2" 'BEGIN { d = a - b; if (d < 0) d = -d; print (d <= 0.1) ? "yes" : "no" }')
     echo "result: BLEU $backend $b1, flex $b2 (within 0.1: $equal); $differing of $lines greedy lines differ"
