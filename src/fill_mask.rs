@@ -96,7 +96,10 @@ impl MaskedModel {
             Tensor::<2, Bool>::from_data(TensorData::new(vec![false; len], [1, len]), &self.device);
         let logits = self.bert.forward(tokens, padding);
         let [_, _, vocab] = logits.dims();
-        let probabilities = softmax(logits.reshape([len, vocab]), 1)
+        // Only the `[MASK]` rows go through the softmax and back to the host.
+        let rows: Vec<i64> = masks.iter().map(|&mask| mask as i64 + 1).collect();
+        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [masks.len()]), &self.device);
+        let probabilities = softmax(logits.reshape([len, vocab]).select(0, rows), 1)
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
@@ -113,11 +116,10 @@ impl MaskedModel {
         if spans.len() != masks.len() {
             bail!("{text:?}: write {MASK_TOKEN} apart from the letters around it");
         }
-        masks
-            .iter()
+        probabilities
+            .chunks(vocab)
             .zip(&spans)
-            .map(|(&mask, span)| {
-                let row = &probabilities[(mask + 1) * vocab..(mask + 2) * vocab];
+            .map(|(row, span)| {
                 let mut candidates: Vec<(u32, f32)> = (self.mask_id + 1..vocab as u32)
                     .map(|id| (id, row[id as usize]))
                     .collect();

@@ -199,28 +199,19 @@ pub fn prepare(options: &TrainOptions, notify: &mut dyn FnMut(&str)) -> anyhow::
     let model = match config.task {
         Task::Translate => {
             let model_config = config.transformer(vocab_sizes[0], vocab_sizes[1]);
-            let mut transformer = model_config.init(&device)?;
-            if let Some(path) = &from {
-                transformer = weights::load(transformer, path)?;
-            }
+            let transformer = from_init(model_config.init(&device)?, from.as_deref())?;
             run.write_model_config(&model_config)?;
             TrainingModel::new(transformer, label_smoothing)
         }
         Task::Lm => {
             let model_config = config.gpt(vocab_sizes[1]);
-            let mut gpt = model_config.init(&device)?;
-            if let Some(path) = &from {
-                gpt = weights::load(gpt, path)?;
-            }
+            let gpt = from_init(model_config.init(&device)?, from.as_deref())?;
             run.write_gpt_config(&model_config)?;
             TrainingModel::language(gpt, label_smoothing)
         }
         Task::Mlm => {
             let model_config = config.bert(vocab_sizes[1]);
-            let mut bert = model_config.init(&device)?;
-            if let Some(path) = &from {
-                bert = weights::load(bert, path)?;
-            }
+            let bert = from_init(model_config.init(&device)?, from.as_deref())?;
             run.write_bert_config(&model_config)?;
             TrainingModel::masked(bert, label_smoothing)
         }
@@ -436,6 +427,14 @@ impl Session {
                     .collect(),
             ),
         )
+    }
+}
+
+/// `model` with the weights at `from` (`training.init_from`'s `model.bpk`), if any.
+fn from_init<M: Module>(model: M, from: Option<&std::path::Path>) -> anyhow::Result<M> {
+    match from {
+        Some(path) => weights::load(model, path),
+        None => Ok(model),
     }
 }
 
