@@ -69,21 +69,25 @@ pub fn micro_model() -> Transformer {
         .clone()
 }
 
-/// The corpus reader (`train --data`, `data prepare`, `eval --test`): every pair it keeps is
-/// normalised, with two non-empty sides of at most `max_chars` characters.
+/// The corpus reader (`train --data`, `data prepare`, `eval --test`), of pairs and of plain
+/// text: every pair it keeps is normalised, with two non-empty sides of at most `max_chars`
+/// characters.
 pub fn corpus(bytes: &[u8]) {
     let path = scratch("pairs.tsv", bytes);
-    let options = ReadOptions {
-        direction: Direction::EnPt,
-        max_chars: 40,
-    };
-    if let Ok((pairs, report)) = read_corpus(&[path], options) {
-        assert_eq!(report.pairs, pairs.len());
-        for pair in &pairs {
-            for side in [&pair.source, &pair.target] {
-                assert!(!side.is_empty(), "{pair:?}");
-                assert!(side.chars().count() <= 40, "{pair:?}");
-                assert_eq!(&normalize(side), side, "{pair:?}");
+    for plain_text in [false, true] {
+        let options = ReadOptions {
+            direction: Direction::EnPt,
+            max_chars: 40,
+            plain_text,
+        };
+        if let Ok((pairs, report)) = read_corpus(std::slice::from_ref(&path), options) {
+            assert_eq!(report.pairs, pairs.len());
+            for pair in &pairs {
+                for side in [&pair.source, &pair.target] {
+                    assert!(!side.is_empty(), "{pair:?}");
+                    assert!(side.chars().count() <= 40, "{pair:?}");
+                    assert_eq!(&normalize(side), side, "{pair:?}");
+                }
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Reading parallel corpora: tab-separated files of `english<TAB>portuguese[<TAB>anything]`.
 //!
 //! Accepts the shared Tatoeba and software files and the ManyThings/Tatoeba `por.txt`
-//! download (whose third column, the attribution, is ignored). Text is normalised to Unicode
+//! download (whose third column, the attribution, is ignored), and, for the language models,
+//! plain text: a file without a tab on any line is one text a line, read as both sides. Text is normalised to Unicode
 //! NFC with runs of whitespace collapsed to one space. Lines that cannot be used are skipped
 //! and counted by reason; a file that is missing, a directory, binary, or holds no usable pair
 //! is an error naming it.
@@ -99,6 +100,19 @@ pub enum CorpusError {
         /// Where the first NUL byte is.
         offset: usize,
     },
+    /// The file holds no tab at all: plain text, where pairs are needed.
+    #[error(
+        "{}: plain text (no tab on any of its {lines} lines), expected `english<TAB>portuguese` \
+         pairs: plain text, one sentence a line, trains a language model (`\"task\": \"lm\"` or \
+         `\"mlm\"`)",
+        path.display()
+    )]
+    PlainText {
+        /// The file.
+        path: PathBuf,
+        /// Its number of non-blank lines.
+        lines: usize,
+    },
     /// No line of the file gave a pair.
     #[error(
         "{}: no usable `english<TAB>portuguese` pair in {lines} lines{}",
@@ -177,6 +191,9 @@ pub struct ReadOptions {
     pub direction: Direction,
     /// Longest side kept, in characters after normalisation.
     pub max_chars: usize,
+    /// Whether a file without a tab on any line is plain text, each line one text given as
+    /// both the source and the target (a language model reads one side), rather than an error.
+    pub plain_text: bool,
 }
 
 /// `text` in Unicode NFC with every run of whitespace made one space, and none at the ends.
@@ -241,6 +258,7 @@ fn read_file(
         });
     }
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let plain = !text.contains(&b'\t');
 
     let before = pairs.len();
     let mut lines = 0;
@@ -251,13 +269,24 @@ fn read_file(
             continue;
         }
         lines += 1;
-        match parse_line(line, options) {
+        let parsed = if plain && options.plain_text {
+            parse_text(line, options)
+        } else {
+            parse_line(line, options)
+        };
+        match parsed {
             Ok(pair) => pairs.push(pair),
             Err(reason) => {
                 report.count(reason);
                 first_problem.get_or_insert((index + 1, reason));
             }
         }
+    }
+    if plain && lines > 0 && !options.plain_text {
+        return Err(CorpusError::PlainText {
+            path: path.to_path_buf(),
+            lines,
+        });
     }
     if pairs.len() == before {
         return Err(CorpusError::NoPairs {
@@ -277,6 +306,22 @@ fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
         return Ok(bytes);
     }
     fs::read(path)
+}
+
+/// A line of plain text: one text, both sides of the pair.
+fn parse_text(line: &[u8], options: ReadOptions) -> Result<Pair, SkipReason> {
+    let line = std::str::from_utf8(line).map_err(|_| SkipReason::NotUtf8)?;
+    let text = normalize(line);
+    if text.is_empty() {
+        return Err(SkipReason::EmptySide);
+    }
+    if text.chars().count() > options.max_chars {
+        return Err(SkipReason::TooLong);
+    }
+    Ok(Pair {
+        source: text.clone(),
+        target: text,
+    })
 }
 
 fn parse_line(line: &[u8], options: ReadOptions) -> Result<Pair, SkipReason> {

@@ -122,11 +122,12 @@ impl Default for DataConfig {
 }
 
 impl DataConfig {
-    /// How the corpus files are read: the direction and the longest side kept.
+    /// How the corpus files of pairs are read: the direction and the longest side kept.
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {
             direction: self.direction,
             max_chars: self.max_chars,
+            plain_text: false,
         }
     }
 
@@ -421,7 +422,12 @@ pub fn prepare_text(
         ))
     };
 
-    let (pairs, report) = read_corpus(files, config.read_options())?;
+    // A language model reads one side of the pairs, so plain text serves it as well.
+    let read = ReadOptions {
+        plain_text: text != Text::Pairs,
+        ..config.read_options()
+    };
+    let (pairs, report) = read_corpus(files, read)?;
     let pairs = by_target(pairs);
     lap("read and normalise");
     let counts = part_counts(&config.split, &report, &pairs);
@@ -493,7 +499,7 @@ pub fn prepare_text(
         });
     }
     for (path, name) in config.valid.iter().zip(&names[files.len()..]) {
-        let (pairs, _) = read_corpus(std::slice::from_ref(path), config.read_options())?;
+        let (pairs, _) = read_corpus(std::slice::from_ref(path), read)?;
         let mut pairs = by_target(pairs);
         target_alone(&mut pairs);
         valid.push(ValidSet {

@@ -118,6 +118,7 @@ fn evaluate_run(
     let read = ReadOptions {
         direction,
         max_chars: usize::MAX,
+        plain_text: false,
     };
     let (pairs, report) = read_corpus(std::slice::from_ref(&file), read)?;
     if report.total_skipped() > 0 {

@@ -77,6 +77,7 @@ fn a_zip_archive_is_unpacked_into_a_readable_corpus() {
     let options = ReadOptions {
         direction: Direction::EnPt,
         max_chars: 1000,
+        plain_text: false,
     };
     let (pairs, _) = read_corpus(&[destination], options).expect("readable");
     assert_eq!(pairs.len(), 2);

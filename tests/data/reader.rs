@@ -9,6 +9,7 @@ use super::common::{pair, write};
 const OPTIONS: ReadOptions = ReadOptions {
     direction: Direction::EnPt,
     max_chars: 40,
+    plain_text: false,
 };
 
 #[test]
@@ -78,12 +79,45 @@ fn portuguese_to_english_swaps_the_sides() {
     assert_eq!(pairs, vec![pair("Obrigado.", "Thank you.")]);
 }
 
+/// For a language model, a file without a tab is plain text: each line one text, normalised,
+/// on both sides; lines are skipped for the same reasons as pairs. A file with a tab on any
+/// line is still read as pairs.
+#[test]
+fn plain_text_is_one_text_a_line_for_a_language_model() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut text = "\u{feff}O livro  está sobre a mesa.\r\n\n   \nEla lê.\n"
+        .as_bytes()
+        .to_vec();
+    text.extend_from_slice("Esta linha tem bem mais do que quarenta caracteres.\n".as_bytes());
+    text.extend_from_slice(b"Caf\xe9\n");
+    let plain = write(dir.path(), "livro.txt", &text);
+    let pairs_file = write(dir.path(), "pairs.tsv", "Go.\tVai.\nno tab\n".as_bytes());
+    let options = ReadOptions {
+        plain_text: true,
+        ..OPTIONS
+    };
+    let (pairs, report) = read_corpus(&[plain, pairs_file], options).expect("readable");
+    assert_eq!(
+        pairs,
+        vec![
+            pair("O livro está sobre a mesa.", "O livro está sobre a mesa."),
+            pair("Ela lê.", "Ela lê."),
+            pair("Go.", "Vai."),
+        ]
+    );
+    assert_eq!(report.pairs_per_file, vec![2, 1]);
+    assert_eq!(report.skipped(SkipReason::TooLong), 1);
+    assert_eq!(report.skipped(SkipReason::NotUtf8), 1);
+    assert_eq!(report.skipped(SkipReason::NoTab), 1);
+}
+
 #[test]
 fn unusable_files_are_errors_that_name_them() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let missing = dir.path().join("missing.tsv");
     let binary = write(dir.path(), "model.bin", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
-    let no_pairs = write(dir.path(), "notes.txt", b"just a line\nand another\n");
+    let plain = write(dir.path(), "notes.txt", b"just a line\nand another\n");
+    let no_pairs = write(dir.path(), "sides.tsv", b"\tno english\nno portuguese\t\n");
     let empty = write(dir.path(), "empty.tsv", b"\n\n");
     let utf16 = write(dir.path(), "utf16.tsv", b"\xFF\xFEH\0i\0\t\0O\0i\0");
 
@@ -107,9 +141,18 @@ fn unusable_files_are_errors_that_name_them() {
         binary.display()
     )));
     assert_eq!(
+        message(plain.clone()),
+        format!(
+            "{}: plain text (no tab on any of its 2 lines), expected `english<TAB>portuguese` \
+             pairs: plain text, one sentence a line, trains a language model (`\"task\": \"lm\"` \
+             or `\"mlm\"`)",
+            plain.display()
+        )
+    );
+    assert_eq!(
         message(no_pairs.clone()),
         format!(
-            "{}: no usable `english<TAB>portuguese` pair in 2 lines (line 1: no tab)",
+            "{}: no usable `english<TAB>portuguese` pair in 2 lines (line 1: empty side)",
             no_pairs.display()
         )
     );

@@ -20,6 +20,7 @@ fn the_shared_corpus_reads_splits_tokenizes_and_batches() {
     let options = ReadOptions {
         direction: Direction::EnPt,
         max_chars: config.max_chars,
+        plain_text: false,
     };
     let (pairs, report) = read_corpus(&files, options).expect("readable");
     // The corpus README: 11,869 + 101,760 pairs, one a line; only sides over max_chars are

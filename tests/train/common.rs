@@ -118,6 +118,35 @@ pub fn counting(dir: &Path) -> PathBuf {
     path
 }
 
+/// Two runs of `config` for 2 epochs in `dir`, one on [`counting`], one on its side `column`
+/// (0 English, 1 Portuguese) as plain text, a sentence a line, give the same tokenizer and the
+/// same validation losses: a language model trains on plain text as on that side of pairs.
+pub fn trains_on_plain_text_as_on(dir: &Path, config: &Path, column: usize) {
+    let data = counting(dir);
+    let text = std::fs::read_to_string(&data).expect("readable pairs");
+    let side: String = text
+        .lines()
+        .map(|line| format!("{}\n", line.split('\t').nth(column).expect("a pair line")))
+        .collect();
+    let plain_text = dir.join("counting.txt");
+    std::fs::write(&plain_text, side).expect("writable temporary directory");
+    let (pairs, plain) = (dir.join("pairs"), dir.join("plain"));
+    train(dir, config, &data, &pairs, &["--epochs", "2"]);
+    train(dir, config, &plain_text, &plain, &["--epochs", "2"]);
+    let tokenizer = |run: &Path| std::fs::read(run.join("tokenizer.json")).expect("tokenizer");
+    assert!(
+        tokenizer(&pairs) == tokenizer(&plain),
+        "the tokenizers differ"
+    );
+    for epoch in [1, 2] {
+        assert_eq!(
+            epoch_metric(&pairs, "valid", epoch, "Loss"),
+            epoch_metric(&plain, "valid", epoch, "Loss"),
+            "epoch {epoch}"
+        );
+    }
+}
+
 /// A command running the binary in `dir` with `args`, on the pure-Rust CPU backend unless
 /// `args` name another.
 pub fn command(dir: &Path, args: &[&str]) -> Command {

@@ -201,6 +201,15 @@ fn a_language_model_resumes() {
     );
 }
 
+/// A language model trains on plain text, a sentence a line, as on the target side of pairs:
+/// the same sentences give the same tokenizer and the same validation losses.
+#[test]
+fn a_language_model_trains_on_plain_text_as_on_the_target_side() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = gpt_config(dir.path(), |_| {});
+    trains_on_plain_text_as_on(dir.path(), &config, 1);
+}
+
 /// What a language model cannot be given is refused before anything is written, naming the
 /// field or option; a translation run and a language model run are not taken for each other.
 #[test]

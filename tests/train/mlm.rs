@@ -58,6 +58,15 @@ fn fill(dir: &Path, args: &[&str]) -> Vec<Vec<(f64, String, String)>> {
         .collect()
 }
 
+/// A masked language model trains on plain text, a sentence a line, as on the source side of
+/// pairs: the same sentences give the same tokenizer and the same validation losses.
+#[test]
+fn a_masked_language_model_trains_on_plain_text_as_on_the_source_side() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = bert_config(dir.path(), |_| {});
+    trains_on_plain_text_as_on(dir.path(), &config, 0);
+}
+
 /// The tiny BERT learns to count: the validation accuracy on the masked tokens (a fixed
 /// draw of masks every epoch) passes 75 % (about 94 % here; the most frequent token, the
 /// comma, scores under 30 %), its perplexity falls below half of epoch 1's. `fill-mask`
