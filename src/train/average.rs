@@ -1,14 +1,17 @@
 //! `transformer-mt average`: the mean of a run's checkpoint weights, written as a new model
 //! directory (configuration, tokenizer, weights) that `infer`, `eval`, `attention` and
-//! `train --init-from` take like any trained run.
+//! `train --init-from` take like any trained run — or `generate` and `fill-mask`, for a run of
+//! a language model.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use burn::tensor::Device;
 
 use super::step::TrainingModel;
 use crate::backend::Backend;
 use crate::data::Vocabularies;
+use crate::model::{BertConfig, GptConfig, TransformerConfig};
 use crate::run::RunDir;
 use crate::run::weights::{self, Precision};
 
@@ -49,17 +52,14 @@ pub fn average(options: &AverageOptions) -> anyhow::Result<Averaged> {
     let output = RunDir::from_arg(&options.output);
     ensure_empty(output.path())?;
     let config = run.saved_config()?;
-    let model_config = run.model_config()?;
+    let network = NetworkConfig::of(&run)?;
     let vocabularies = Vocabularies::load(run.path())?;
     let device = options.backend.device()?;
     let models = epochs
         .iter()
         .map(|&epoch| {
-            let model =
-                TrainingModel::new(model_config.init(&device)?, config.training.label_smoothing);
-            weights::load(model, &run.model_checkpoint(epoch))?
-                .transformer
-                .context("a translation model's checkpoint holds its Transformer")
+            let model = network.init(&device, config.training.label_smoothing)?;
+            weights::load(model, &run.model_checkpoint(epoch))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mean = weights::average(models)?;
@@ -68,9 +68,9 @@ pub fn average(options: &AverageOptions) -> anyhow::Result<Averaged> {
     let written = (|| {
         let staged = RunDir::from_arg(&staging);
         staged.write_config(&config)?;
-        staged.write_model_config(&model_config)?;
+        network.write(&staged)?;
         vocabularies.save(&staging)?;
-        weights::save(mean, &staged.weights_path(), options.precision)?;
+        mean.save_network(&staged.weights_path(), options.precision)?;
         if output.path().exists() {
             std::fs::remove_dir(output.path())
                 .with_context(|| format!("{}: cannot replace", output.path().display()))?;
@@ -88,6 +88,46 @@ pub fn average(options: &AverageOptions) -> anyhow::Result<Averaged> {
         output,
         weights_bytes,
     })
+}
+
+/// The configuration of a run's network, whichever of the three it trained.
+enum NetworkConfig {
+    Translation(TransformerConfig),
+    Language(GptConfig),
+    Masked(BertConfig),
+}
+
+impl NetworkConfig {
+    /// The configuration `run` holds: `gpt.json`, `bert.json` or `model.json`.
+    fn of(run: &RunDir) -> anyhow::Result<Self> {
+        Ok(if run.gpt_config_path().exists() {
+            Self::Language(run.gpt_config()?)
+        } else if run.bert_config_path().exists() {
+            Self::Masked(run.bert_config()?)
+        } else {
+            Self::Translation(run.model_config()?)
+        })
+    }
+
+    /// The network, untrained, in the training wrapper its checkpoints were saved from.
+    fn init(&self, device: &Device, label_smoothing: f64) -> anyhow::Result<TrainingModel> {
+        Ok(match self {
+            Self::Translation(config) => TrainingModel::new(config.init(device)?, label_smoothing),
+            Self::Language(config) => {
+                TrainingModel::language(config.init(device)?, label_smoothing)
+            }
+            Self::Masked(config) => TrainingModel::masked(config.init(device)?, label_smoothing),
+        })
+    }
+
+    /// Writes the configuration into `run`.
+    fn write(&self, run: &RunDir) -> anyhow::Result<()> {
+        match self {
+            Self::Translation(config) => run.write_model_config(config),
+            Self::Language(config) => run.write_gpt_config(config),
+            Self::Masked(config) => run.write_bert_config(config),
+        }
+    }
 }
 
 /// The epochs to average: those named, each a complete checkpoint of `run`, or its newest

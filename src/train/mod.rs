@@ -42,7 +42,7 @@ use crate::data::masking::Masking;
 use crate::data::tokenizer::MASK_TOKEN;
 use crate::data::{self, Prepared, Text, Vocabularies};
 use crate::run::config::Task;
-use crate::run::weights;
+use crate::run::weights::{self, Precision};
 use crate::run::{RunConfig, RunDir, RunLock, Selection};
 use loader::EpochLoader;
 use metrics::{OfSet, Perplexity, ValidationBleu};
@@ -510,7 +510,7 @@ fn export_best(
     let model = model
         .try_load_file(&path)
         .map_err(|e| anyhow!("{}: cannot load: {e:?}", path.display()))?;
-    model.save_network(&run.weights_path())?;
+    model.save_network(&run.weights_path(), Precision::Full)?;
     Ok(Some(Best {
         epoch,
         selected,

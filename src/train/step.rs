@@ -88,12 +88,12 @@ impl TrainingModel {
         }
     }
 
-    /// Writes the network's weights alone to `path`, as a run's `model.bpk`.
-    pub fn save_network(self, path: &Path) -> anyhow::Result<()> {
+    /// Writes the network's weights alone to `path`, as a run's `model.bpk`, in `precision`.
+    pub fn save_network(self, path: &Path, precision: Precision) -> anyhow::Result<()> {
         match (self.transformer, self.gpt, self.bert) {
-            (Some(transformer), _, _) => weights::save(transformer, path, Precision::Full),
-            (None, Some(gpt), _) => weights::save(gpt, path, Precision::Full),
-            (None, None, Some(bert)) => weights::save(bert, path, Precision::Full),
+            (Some(transformer), _, _) => weights::save(transformer, path, precision),
+            (None, Some(gpt), _) => weights::save(gpt, path, precision),
+            (None, None, Some(bert)) => weights::save(bert, path, precision),
             (None, None, None) => {
                 unreachable!("every constructor gives a TrainingModel its network")
             }

@@ -114,6 +114,61 @@ fn the_average_of_two_checkpoints_is_their_mean_and_translates() {
     );
 }
 
+/// `average` of a GPT's and of a BERT's last two checkpoints: the mean of their networks'
+/// tensors, stored under the network's own names, beside the run's `gpt.json` or `bert.json`;
+/// `generate` and `fill-mask` take the averaged model.
+#[test]
+fn the_average_of_a_language_models_checkpoints_is_their_mean_and_writes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = counting(dir.path());
+    let config = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config")
+            .join(name)
+    };
+    for (config, network, command) in [
+        (config("gpt-tiny.json"), "gpt", ["generate", "cinco, sete"]),
+        (
+            config("bert-tiny.json"),
+            "bert",
+            ["fill-mask", "five, [MASK], nine"],
+        ),
+    ] {
+        let run = dir.path().join(network);
+        train(dir.path(), &config, &data, &run, &["--epochs", "2"]);
+        let output_dir = dir.path().join(format!("{network}-averaged"));
+        let output = average(dir.path(), &run, &["--last", "2"], &output_dir);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let checkpoint =
+            |epoch: usize| tensors(&run.join("checkpoint").join(format!("model-{epoch}.bpk")));
+        let (a, b) = (checkpoint(1), checkpoint(2));
+        let mean = tensors(&output_dir.join("model.bpk"));
+        assert_eq!(mean.len(), a.len(), "{network}: one tensor for each");
+        for (name, (_, values)) in &mean {
+            let (_, a) = &a[&format!("{network}.{name}")];
+            let (_, b) = &b[&format!("{network}.{name}")];
+            for ((m, x), y) in values.iter().zip(a).zip(b) {
+                assert!(
+                    (m - (x + y) / 2.0).abs() <= 1e-6 * (1.0 + m.abs()),
+                    "{network} {name}: {m} vs {x}, {y}"
+                );
+            }
+        }
+        let model_json = format!("{network}.json");
+        assert_eq!(
+            std::fs::read(output_dir.join(&model_json)).expect("written"),
+            std::fs::read(run.join(&model_json)).expect("the run's"),
+        );
+        assert!(!output_dir.join("model.json").exists(), "{network}");
+        let written = run_in(
+            dir.path(),
+            &[command[0], "--run", path(&output_dir), command[1]],
+        );
+        assert!(written.status.success(), "{}", stderr(&written));
+        assert!(!stdout(&written).trim().is_empty(), "{network}");
+    }
+}
+
 #[test]
 fn half_precision_weights_are_half_the_size_and_translate_as_well() {
     let trained = trained_numbers();
