@@ -239,6 +239,19 @@ impl Backend {
         }
     }
 
+    /// How many CPU threads the backend computes with, when it computes on the CPU: rayon's
+    /// pool for flex and ndarray, libtorch's intra-op threads.
+    pub fn cpu_threads(self) -> Option<usize> {
+        match self {
+            Backend::Flex | Backend::Ndarray => Some(rayon::current_num_threads()),
+            #[cfg(feature = "tch")]
+            Backend::Tch if libtorch_cuda_devices() == 0 => {
+                usize::try_from(tch::get_num_threads()).ok()
+            }
+            _ => None,
+        }
+    }
+
     /// The device for training: [`device`](Self::device) with automatic differentiation.
     pub fn training_device(self) -> Result<Device, BackendError> {
         Ok(self.device()?.autodiff())
@@ -347,6 +360,18 @@ pub fn help() -> String {
 }
 
 /// CUDA devices libtorch sees: 0 with a CPU-only libtorch, or without the `tch` feature.
+/// Makes the CPU backends compute with `threads` threads: flex's and ndarray's rayon pool,
+/// and libtorch's intra-op threads. Called once, before any computation.
+pub fn set_cpu_threads(threads: usize) -> anyhow::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("--threads {threads}: {e}"))?;
+    #[cfg(feature = "tch")]
+    tch::set_num_threads(i32::try_from(threads)?);
+    Ok(())
+}
+
 fn libtorch_cuda_devices() -> usize {
     #[cfg(feature = "tch")]
     return Device::enumerate(burn::tensor::DeviceType::LibTorch).len();

@@ -37,6 +37,18 @@ pub struct Cli {
     )]
     pub backend: String,
 
+    /// CPU threads the backends compute with [default: all cores]: libtorch's, flex's and
+    /// ndarray's. Give each of two trainings on one machine its share: libtorch's threads
+    /// wait on one another when two processes each take every core.
+    #[arg(
+        long,
+        global = true,
+        env = "TRANSFORMER_MT_THREADS",
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub threads: Option<u16>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -449,6 +461,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if !auto {
         Backend::from_name(&cli.backend)?;
     }
+    if let Some(threads) = cli.threads {
+        backend::set_cpu_threads(usize::from(threads))?;
+    }
     let backend = || Backend::select(&cli.backend, &mut notice);
     match cli.command {
         Command::Backends => {
@@ -797,8 +812,13 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
         1 => String::new(),
         n => format!(" ({n} devices, data-parallel)"),
     };
+    let threads = match session.backend.cpu_threads() {
+        Some(1) => ", 1 CPU thread".to_string(),
+        Some(n) => format!(", {n} CPU threads"),
+        None => String::new(),
+    };
     println!(
-        "model: {} parameters on {}{devices}; run directory {run}",
+        "model: {} parameters on {}{devices}{threads}; run directory {run}",
         session.parameters, session.backend
     );
     if let Start::After(epoch) = session.start {
