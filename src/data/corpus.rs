@@ -102,10 +102,11 @@ pub enum CorpusError {
     },
     /// The file holds no tab at all: plain text, where pairs are needed.
     #[error(
-        "{}: plain text (no tab on any of its {lines} lines), expected `english<TAB>portuguese` \
+        "{}: plain text (no tab in its {lines} line{}), expected `english<TAB>portuguese` \
          pairs: plain text, one sentence a line, trains a language model (`\"task\": \"lm\"` or \
          `\"mlm\"`)",
-        path.display()
+        path.display(),
+        if *lines == 1 { "" } else { "s" }
     )]
     PlainText {
         /// The file.

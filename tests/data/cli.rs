@@ -35,7 +35,8 @@ fn every_bad_corpus_file_is_one_error_naming_it() {
         ),
         (
             "prose.txt",
-            "error: prose.txt: no usable `english<TAB>portuguese` pair in 1 lines (line 3: no tab)",
+            "error: prose.txt: plain text (no tab in its 1 line), expected `english<TAB>portuguese` \
+             pairs: plain text, one sentence a line, trains a language model",
         ),
     ];
     for (file, expected) in cases {

@@ -143,7 +143,7 @@ fn unusable_files_are_errors_that_name_them() {
     assert_eq!(
         message(plain.clone()),
         format!(
-            "{}: plain text (no tab on any of its 2 lines), expected `english<TAB>portuguese` \
+            "{}: plain text (no tab in its 2 lines), expected `english<TAB>portuguese` \
              pairs: plain text, one sentence a line, trains a language model (`\"task\": \"lm\"` \
              or `\"mlm\"`)",
             plain.display()
