@@ -359,7 +359,6 @@ pub fn help() -> String {
     )
 }
 
-/// CUDA devices libtorch sees: 0 with a CPU-only libtorch, or without the `tch` feature.
 /// Makes the CPU backends compute with `threads` threads: flex's and ndarray's rayon pool,
 /// and libtorch's intra-op threads. Called once, before any computation.
 pub fn set_cpu_threads(threads: usize) -> anyhow::Result<()> {
@@ -372,6 +371,7 @@ pub fn set_cpu_threads(threads: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CUDA devices libtorch sees: 0 with a CPU-only libtorch, or without the `tch` feature.
 fn libtorch_cuda_devices() -> usize {
     #[cfg(feature = "tch")]
     return Device::enumerate(burn::tensor::DeviceType::LibTorch).len();

@@ -2,8 +2,8 @@
 //!
 //! Accepts the shared Tatoeba and software files and the ManyThings/Tatoeba `por.txt`
 //! download (whose third column, the attribution, is ignored), and, for the language models,
-//! plain text: a file without a tab on any line is one text a line, read as both sides. Text is normalised to Unicode
-//! NFC with runs of whitespace collapsed to one space. Lines that cannot be used are skipped
+//! plain text: a file without a tab on any line is one text a line, read as both sides. Text
+//! is normalised to Unicode NFC with runs of whitespace collapsed to one space. Lines that cannot be used are skipped
 //! and counted by reason; a file that is missing, a directory, binary, or holds no usable pair
 //! is an error naming it.
 
