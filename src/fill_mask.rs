@@ -7,7 +7,6 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::backend::Backend;
-use crate::data::Vocabularies;
 use crate::data::tokenizer::{BOS_ID, EOS_ID, MASK_TOKEN, SubwordTokenizer};
 use crate::model::Bert;
 use crate::run::RunDir;
@@ -42,15 +41,7 @@ impl MaskedModel {
         run.ensure_directory()?;
         let config = run.bert_config()?;
         let weights = run.trained_weights()?;
-        let tokenizer = Vocabularies::load(run.path())?.target;
-        if tokenizer.vocab_size() != config.vocab_size {
-            bail!(
-                "{}: the tokenizer has {} tokens but bert.json expects {}",
-                run.path().display(),
-                tokenizer.vocab_size(),
-                config.vocab_size
-            );
-        }
+        let tokenizer = run.language_tokenizer(config.vocab_size, "bert.json")?;
         let Some(mask_id) = tokenizer.token_id(MASK_TOKEN) else {
             bail!(
                 "{}: the tokenizer has no {MASK_TOKEN} token",

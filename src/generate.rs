@@ -7,7 +7,6 @@ use anyhow::{anyhow, bail};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::backend::Backend;
-use crate::data::Vocabularies;
 use crate::data::random::SplitMix64;
 use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer};
 use crate::model::{Gpt, GptCache};
@@ -71,15 +70,7 @@ impl LanguageModel {
         run.ensure_directory()?;
         let config = run.gpt_config()?;
         let weights = run.trained_weights()?;
-        let tokenizer = Vocabularies::load(run.path())?.target;
-        if tokenizer.vocab_size() != config.vocab_size {
-            bail!(
-                "{}: the tokenizer has {} tokens but gpt.json expects {}",
-                run.path().display(),
-                tokenizer.vocab_size(),
-                config.vocab_size
-            );
-        }
+        let tokenizer = run.language_tokenizer(config.vocab_size, "gpt.json")?;
         let device = backend.device()?;
         let gpt = config
             .init(&device)

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::config::RunConfig;
+use crate::data::Vocabularies;
 use crate::data::corpus::{Pair, write_pairs};
+use crate::data::tokenizer::SubwordTokenizer;
 use crate::model::{BertConfig, GptConfig, TransformerConfig};
 
 /// The run that `train` trains when no `--run` is given, under `artifacts/`.
@@ -280,6 +282,24 @@ impl RunDir {
             );
         }
         Ok(weights)
+    }
+
+    /// The tokenizer of a language model's run, whose `config_file` (`gpt.json`, `bert.json`)
+    /// expects `vocab_size` tokens: its target side, the one a language model reads.
+    pub fn language_tokenizer(
+        &self,
+        vocab_size: usize,
+        config_file: &str,
+    ) -> anyhow::Result<SubwordTokenizer> {
+        let tokenizer = Vocabularies::load(&self.path)?.target;
+        if tokenizer.vocab_size() != vocab_size {
+            bail!(
+                "{}: the tokenizer has {} tokens but {config_file} expects {vocab_size}",
+                self.path.display(),
+                tokenizer.vocab_size(),
+            );
+        }
+        Ok(tokenizer)
     }
 
     /// Writes the full model configuration (atomically).
