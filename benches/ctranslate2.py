@@ -337,8 +337,8 @@ def measure_ct2(args, which, beam, batch, source, output):
 
 def ours_cmd(backend, binary, args, beam, batch, source, output):
     cmd = [binary, "infer", "--backend", backend, "--run", args.run, "--beam", str(beam),
-           "--length-penalty", "0", "--batch-size", str(batch), "--input", source,
-           "--output", output]
+           "--length-penalty", "0", "--no-repeat-ngram", "0", "--batch-size", str(batch),
+           "--input", source, "--output", output]
     return cmd + (["--tag", args.tag] if args.tag else [])
 
 

@@ -19,7 +19,7 @@ const NEW_TOKENS: usize = 24;
 
 fn search(model: &Transformer, src: Tensor<2, Int>, beam: usize, decoding: Decoding) -> usize {
     if beam == 1 {
-        return greedy(model, src, NEW_TOKENS, NEW_TOKENS, decoding)
+        return greedy(model, src, NEW_TOKENS, NEW_TOKENS, 0, decoding)
             .iter()
             .map(|h| h.tokens.len())
             .sum();
@@ -29,6 +29,7 @@ fn search(model: &Transformer, src: Tensor<2, Int>, beam: usize, decoding: Decod
         alpha: 0.6,
         n_best: 1,
         max_tokens: NEW_TOKENS,
+        no_repeat_ngram: 0,
     };
     beam_search(model, src, options, decoding)
         .iter()

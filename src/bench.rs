@@ -206,7 +206,7 @@ pub fn measure_decoding(
     let src = tokens(batch, LEN, device);
     let rate = |decoding| {
         let seconds = median_seconds(runs.warmup, runs.decode, || {
-            let found = greedy(model, src.clone(), NEW_TOKENS, NEW_TOKENS, decoding);
+            let found = greedy(model, src.clone(), NEW_TOKENS, NEW_TOKENS, 0, decoding);
             debug_assert!(found.iter().all(|h| h.tokens.len() == NEW_TOKENS));
         });
         (batch * NEW_TOKENS) as f64 / seconds

@@ -265,6 +265,10 @@ pub struct SearchArgs {
     /// α of the length penalty ((5 + length) / 6)^α; 0 ranks by log-probability alone.
     #[arg(long, default_value_t = SearchSettings::DEFAULT_ALPHA)]
     pub length_penalty: f64,
+    /// Never the same N target tokens twice in a translation: a token that would repeat an
+    /// N-gram is left out of the choices; 0 allows any repetition.
+    #[arg(long, value_name = "N", default_value_t = SearchSettings::DEFAULT_NO_REPEAT_NGRAM)]
+    pub no_repeat_ngram: usize,
     /// Longest translation in tokens (at most twice the model's max_len, less one).
     #[arg(long)]
     pub max_len: Option<usize>,
@@ -285,6 +289,7 @@ impl SearchArgs {
         let settings = SearchSettings {
             beam: self.beam,
             alpha: self.length_penalty,
+            no_repeat_ngram: self.no_repeat_ngram,
             n_best,
             max_tokens: self.max_len.unwrap_or(usize::MAX),
             decoding: if self.no_cache {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use transformer_mt::backend::Backend;
 use transformer_mt::run::RunDir;
-use transformer_mt::translate::search::{Beam, Decoding, Hypothesis};
+use transformer_mt::translate::search::{Beam, Decoding, Hypothesis, repeating_tokens};
 use transformer_mt::translate::{SearchSettings, Translator};
 
 /// On flex the batches are translated side by side, one a thread, each thread running its
@@ -31,6 +31,7 @@ fn flex_translates_the_same_on_two_threads_as_on_one() {
         let settings = SearchSettings {
             beam,
             alpha: SearchSettings::DEFAULT_ALPHA,
+            no_repeat_ngram: SearchSettings::DEFAULT_NO_REPEAT_NGRAM,
             n_best: 1,
             max_tokens: usize::MAX,
             decoding: Decoding::Cached,
@@ -84,6 +85,7 @@ fn the_best_translation_is_the_same_whether_one_or_four_are_asked_for() {
         let settings = SearchSettings {
             beam: 4,
             alpha: SearchSettings::DEFAULT_ALPHA,
+            no_repeat_ngram: SearchSettings::DEFAULT_NO_REPEAT_NGRAM,
             n_best,
             max_tokens: usize::MAX,
             decoding: Decoding::Cached,
@@ -126,6 +128,7 @@ fn step(eos: f32, four: f32, five: f32, enough: usize) -> (Vec<u32>, Vec<f64>) {
         first: 0,
         alpha: 0.0,
         enough,
+        no_repeat_ngram: 0,
     };
     let mut done = Vec::new();
     let kept = beam.extend(&mut done);
@@ -155,4 +158,61 @@ fn a_finished_hypothesis_below_a_live_one_does_not_end_the_search() {
     let (kept, done) = step(ln(0.4), ln(0.5), ln(0.1), 1);
     assert_eq!(kept, vec![4, 5]);
     assert_eq!(done, vec![f64::from(ln(0.4))]);
+}
+
+/// The tokens that would repeat an n-gram, worked out by hand for `5 6 7 5 6`: its last
+/// bigram `5 6` was followed by 7 before, so with n = 3 only 7 is left out; the last token 6
+/// was followed by 7 (n = 2); n = 1 leaves out every token used; n = 0 or a translation
+/// shorter than n, none.
+#[test]
+fn the_tokens_that_would_repeat_an_ngram() {
+    let tokens = [5, 6, 7, 5, 6];
+    assert_eq!(repeating_tokens(&tokens, 3), [7]);
+    assert_eq!(repeating_tokens(&tokens, 2), [7]);
+    assert_eq!(repeating_tokens(&tokens, 1), [5, 6, 7, 5, 6]);
+    assert_eq!(repeating_tokens(&tokens, 4), [] as [u32; 0]);
+    assert_eq!(repeating_tokens(&tokens, 0), [] as [u32; 0]);
+    assert_eq!(repeating_tokens(&[5, 5], 3), [] as [u32; 0]);
+    // `8 8 8`: the bigram `8 8` was followed by 8, and by 9 in `8 8 9 8 8`.
+    assert_eq!(repeating_tokens(&[8, 8, 9, 8, 8], 3), [9]);
+    assert_eq!(repeating_tokens(&[8, 8, 8], 3), [8]);
+}
+
+/// A beam whose best extension would repeat a bigram takes the next ones instead: the live
+/// hypothesis `4 5 4` would repeat `4 5` with 5 (log-probability −0.1); of its other
+/// extensions `</s>` (−1.0) finishes and a beam of 2 keeps 4 (−2.0) and 6 (−3.0), where
+/// without the limit (or with trigrams) it keeps 5 and 4.
+#[test]
+fn a_beam_leaves_out_the_token_that_would_repeat_an_ngram() {
+    let live = Hypothesis {
+        tokens: vec![4, 5, 4],
+        log_prob: -3.0,
+        score: -3.0,
+    };
+    let row = [
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+        -1.0,
+        -2.0,
+        -0.1,
+        -3.0,
+    ];
+    let log_probs: Vec<f32> = row.iter().chain(&[0.0; 7]).copied().collect();
+    let extend = |no_repeat_ngram| {
+        let beam = Beam {
+            alive: &[Some(live.clone()), None],
+            log_probs: &log_probs,
+            first: 0,
+            alpha: 0.0,
+            enough: 2,
+            no_repeat_ngram,
+        };
+        let mut done = Vec::new();
+        let kept: Vec<u32> = beam.extend(&mut done).iter().map(|k| k.1).collect();
+        (kept, done.iter().map(|h| h.log_prob).collect::<Vec<_>>())
+    };
+    assert_eq!(extend(0), (vec![5, 4], vec![-4.0]));
+    assert_eq!(extend(2), (vec![4, 6], vec![-4.0]));
+    assert_eq!(extend(3), (vec![5, 4], vec![-4.0]));
 }

@@ -155,6 +155,7 @@ pub fn model(bytes: &[u8]) {
         let settings = SearchSettings {
             beam,
             alpha: 0.6,
+            no_repeat_ngram: 2,
             n_best: 1,
             max_tokens: 8,
             decoding: Decoding::Cached,

@@ -213,6 +213,7 @@ fn settings(shared: &Shared, beam: usize, n_best: usize) -> Result<SearchSetting
     Ok(SearchSettings {
         beam,
         alpha: SearchSettings::DEFAULT_ALPHA,
+        no_repeat_ngram: SearchSettings::DEFAULT_NO_REPEAT_NGRAM,
         n_best,
         max_tokens: usize::MAX,
         decoding: Decoding::Cached,

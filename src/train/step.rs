@@ -161,7 +161,7 @@ impl TrainingModel {
         let [_, src_len] = batch.src.dims();
         let max_tokens = output_limit(src_len).min(transformer.max_len() - 1);
         let src = batch.src.clone().slice(0..references.len());
-        let hypotheses = greedy(transformer, src, 0, max_tokens, Decoding::Cached)
+        let hypotheses = greedy(transformer, src, 0, max_tokens, 0, Decoding::Cached)
             .into_iter()
             .map(|h| h.tokens)
             .collect();

@@ -194,14 +194,32 @@ fn ids(values: &[u32], device: &burn::tensor::Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(values, [len]), device)
 }
 
+/// The tokens that would complete an `n`-gram `tokens` already holds: each token that followed
+/// an earlier occurrence of its last `n − 1` tokens. Left out of the choices, no `n`-gram
+/// occurs twice in a translation (fairseq's and Hugging Face's `no_repeat_ngram_size`); `n`
+/// = 0 leaves out nothing.
+pub fn repeating_tokens(tokens: &[u32], n: usize) -> Vec<u32> {
+    if n == 0 || tokens.len() < n {
+        return Vec::new();
+    }
+    let last = &tokens[tokens.len() + 1 - n..];
+    tokens
+        .windows(n)
+        .filter(|gram| gram[..n - 1] == *last)
+        .map(|gram| gram[n - 1])
+        .collect()
+}
+
 /// The most probable token at every step, for each sentence of `src` `[batch, src_len]`,
 /// until `</s>` or `max_tokens` tokens (the translation then ends unfinished); `</s>` is
-/// never chosen before `min_tokens` tokens (benchmarks decode a fixed number of tokens so).
+/// never chosen before `min_tokens` tokens (benchmarks decode a fixed number of tokens so),
+/// nor a token that repeats an `no_repeat_ngram`-gram ([`repeating_tokens`]; 0: any).
 pub fn greedy(
     model: &Transformer,
     src: Tensor<2, Int>,
     min_tokens: usize,
     max_tokens: usize,
+    no_repeat_ngram: usize,
     decoding: Decoding,
 ) -> Vec<Hypothesis> {
     let [batch, _] = src.dims();
@@ -211,19 +229,42 @@ pub fn greedy(
     let mut live: Vec<usize> = (0..batch).collect();
     let mut next = vec![BOS_ID; batch];
     for step in 0..max_tokens {
-        // The choice is made on the device: only each row's token and its log-probability
-        // come back, not the `[rows, vocab]` distribution.
-        let (log_probs, tokens) = decoder
-            .log_probs(&next, step >= min_tokens)
-            .max_dim_with_indices(1);
+        let banned: Vec<Vec<u32>> = live
+            .iter()
+            .map(|&sentence| repeating_tokens(&hypotheses[sentence].tokens, no_repeat_ngram))
+            .collect();
+        // The choice is made on the device: only each row's best `k` tokens and their
+        // log-probabilities come back, not the `[rows, vocab]` distribution; one more than
+        // the most tokens a row may not take leaves every row a token it may (`</s>` is never
+        // banned, so the whole vocabulary always holds one).
+        let log_probs = decoder.log_probs(&next, step >= min_tokens);
+        let [_, vocab] = log_probs.dims();
+        let k = (1 + banned.iter().map(Vec::len).max().unwrap_or(0)).min(vocab);
+        let (log_probs, tokens) = if k == 1 {
+            log_probs.max_dim_with_indices(1)
+        } else {
+            log_probs.topk_with_indices(k, 1)
+        };
         let tokens = tokens
             .into_data()
             .convert::<i64>()
             .try_into_vec::<i64>()
             .expect("token ids");
+        let log_probs = host_f32(log_probs);
+        let choices = tokens
+            .chunks_exact(k)
+            .zip(log_probs.chunks_exact(k))
+            .zip(&banned)
+            .map(|((tokens, log_probs), banned)| {
+                tokens
+                    .iter()
+                    .zip(log_probs)
+                    .map(|(&token, &log_prob)| (token as u32, log_prob))
+                    .find(|(token, _)| !banned.contains(token))
+                    .expect("a token not banned among the best k")
+            });
         let mut kept = Vec::with_capacity(live.len());
-        for (row, (&token, log_prob)) in tokens.iter().zip(host_f32(log_probs)).enumerate() {
-            let token = token as u32;
+        for (row, (token, log_prob)) in choices.into_iter().enumerate() {
             let hypothesis = &mut hypotheses[live[row]];
             hypothesis.log_prob += log_prob as f64;
             if token != EOS_ID {
@@ -258,6 +299,8 @@ pub struct BeamOptions {
     pub n_best: usize,
     /// Longest translation, in tokens (without `</s>`).
     pub max_tokens: usize,
+    /// No `n`-gram twice in a hypothesis ([`repeating_tokens`]); 0: no limit.
+    pub no_repeat_ngram: usize,
 }
 
 /// Beam search: each sentence keeps its `beam` best prefixes; each step extends every prefix
@@ -302,6 +345,7 @@ pub fn beam_search(
                 first,
                 alpha: options.alpha,
                 enough,
+                no_repeat_ngram: options.no_repeat_ngram,
             };
             let kept = beam.extend(&mut finished[sentence]);
             // Every slot of the sentence gets a kept hypothesis or none (a dead row that
@@ -368,6 +412,8 @@ pub struct Beam<'a> {
     pub alpha: f64,
     /// Finished hypotheses that end the search when nothing alive scores above them.
     pub enough: usize,
+    /// No `n`-gram twice in a hypothesis ([`repeating_tokens`]); 0: no limit.
+    pub no_repeat_ngram: usize,
 }
 
 impl Beam<'_> {
@@ -382,7 +428,8 @@ impl Beam<'_> {
         let rows = self.log_probs.chunks_exact(self.log_probs.len() / k);
         for (i, (hypothesis, row)) in self.alive.iter().zip(rows).enumerate() {
             if let Some(hypothesis) = hypothesis {
-                for (token, log_prob) in top(row, k + 1) {
+                let banned = repeating_tokens(&hypothesis.tokens, self.no_repeat_ngram);
+                for (token, log_prob) in top(row, k + 1, &banned) {
                     candidates.push((hypothesis.log_prob + log_prob as f64, i, token));
                 }
             }
@@ -426,16 +473,17 @@ impl Beam<'_> {
     }
 }
 
-/// The `n` tokens of highest log-probability, best first (the lower token first among equal
-/// ones), in one pass over the row: `n` is the beam plus one, a handful against the
-/// vocabulary's thousands.
-fn top(log_probs: &[f32], n: usize) -> Vec<(u32, f32)> {
+/// The `n` tokens of highest log-probability but those `banned`, best first (the lower token
+/// first among equal ones), in one pass over the row: `n` is the beam plus one, a handful
+/// against the vocabulary's thousands.
+fn top(log_probs: &[f32], n: usize, banned: &[u32]) -> Vec<(u32, f32)> {
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
     for (token, &log_prob) in log_probs.iter().enumerate() {
-        if best.len() == n
+        if (best.len() == n
             && best
                 .last()
-                .is_none_or(|worst| worst.1.total_cmp(&log_prob).is_ge())
+                .is_none_or(|worst| worst.1.total_cmp(&log_prob).is_ge()))
+            || banned.contains(&(token as u32))
         {
             continue;
         }

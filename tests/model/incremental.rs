@@ -1,5 +1,8 @@
 //! Incremental decoding and the searches built on it, against the full recomputation.
 
+use std::sync::{Mutex, PoisonError};
+
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 use transformer_mt::data::tokenizer::{BOS_ID, EOS_ID};
@@ -14,10 +17,27 @@ fn sources() -> Tensor<2, Int> {
     ids(&[&[3, 4, 5, 6, 7], &[8, 9, 10, pad, pad]], &device())
 }
 
+/// The model `config` describes, its weights drawn from `seed`. The backend's seed is global
+/// and Burn draws a parameter at its first use: two tests seeding and drawing at once would
+/// draw from each other's stream, and some tests here need the models of their seeds (one
+/// whose sentences end at different steps), so every weight is drawn at once, under one lock.
 fn model(config: TransformerConfig, seed: u64) -> Transformer {
+    static SEEDING: Mutex<()> = Mutex::new(());
+    let _seeding = SEEDING.lock().unwrap_or_else(PoisonError::into_inner);
     let device = device();
     device.seed(seed);
-    config.init(&device).expect("valid config")
+    let model = config.init(&device).expect("valid config");
+    model.visit(&mut Draw);
+    model
+}
+
+/// Draws every parameter it visits.
+struct Draw;
+
+impl ModuleVisitor for Draw {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        param.val();
+    }
 }
 
 /// Feeding a target one token at a time through the cache gives, at every step, the logits
@@ -75,8 +95,8 @@ fn each_cached_step_equals_the_full_decoder_on_the_prefix() {
 fn cached_and_recomputed_searches_agree() {
     for seed in 0..3 {
         let model = model(small_config(), seed);
-        let cached = greedy(&model, sources(), 0, 8, Decoding::Cached);
-        let recomputed = greedy(&model, sources(), 0, 8, Decoding::Recompute);
+        let cached = greedy(&model, sources(), 0, 8, 0, Decoding::Cached);
+        let recomputed = greedy(&model, sources(), 0, 8, 0, Decoding::Recompute);
         for (a, b) in cached.iter().zip(&recomputed) {
             assert_eq!(a.tokens, b.tokens, "seed {seed}");
             assert!((a.log_prob - b.log_prob).abs() < 1e-4, "seed {seed}");
@@ -86,6 +106,7 @@ fn cached_and_recomputed_searches_agree() {
             alpha: 0.6,
             n_best: 3,
             max_tokens: 8,
+            no_repeat_ngram: 0,
         };
         let cached = beam_search(&model, sources(), options, Decoding::Cached);
         let recomputed = beam_search(&model, sources(), options, Decoding::Recompute);
@@ -117,16 +138,17 @@ fn a_sentence_searches_the_same_in_a_batch_as_alone() {
         alpha: 0.6,
         n_best: 3,
         max_tokens: 12,
+        no_repeat_ngram: 0,
     };
     let mut ends_differ = false;
-    for seed in 0..6 {
+    for seed in 0..24 {
         let model = model(small_config(), seed);
-        let together = greedy(&model, ids(&rows, &device()), 0, 12, Decoding::Cached);
+        let together = greedy(&model, ids(&rows, &device()), 0, 12, 0, Decoding::Cached);
         let lengths: Vec<usize> = together.iter().map(|h| h.tokens.len()).collect();
         ends_differ |= lengths.iter().any(|&l| l < 12) && lengths.iter().any(|&l| l != lengths[0]);
         let beams = beam_search(&model, ids(&rows, &device()), options, Decoding::Cached);
         for (i, row) in rows.iter().enumerate() {
-            let single = &greedy(&model, alone(row), 0, 12, Decoding::Cached)[0];
+            let single = &greedy(&model, alone(row), 0, 12, 0, Decoding::Cached)[0];
             assert_eq!(together[i].tokens, single.tokens, "seed {seed}, row {i}");
             assert!((together[i].log_prob - single.log_prob).abs() < 1e-4);
             let single = &beam_search(&model, alone(row), options, Decoding::Cached)[0];
@@ -148,12 +170,13 @@ fn a_sentence_searches_the_same_in_a_batch_as_alone() {
 fn a_beam_of_one_is_greedy_search() {
     for seed in 0..3 {
         let model = model(small_config(), seed);
-        let greedy = greedy(&model, sources(), 0, 10, Decoding::Cached);
+        let greedy = greedy(&model, sources(), 0, 10, 0, Decoding::Cached);
         let options = BeamOptions {
             beam: 1,
             alpha: 0.0,
             n_best: 1,
             max_tokens: 10,
+            no_repeat_ngram: 0,
         };
         let beam = beam_search(&model, sources(), options, Decoding::Cached);
         for (g, b) in greedy.iter().zip(&beam) {
@@ -174,6 +197,7 @@ fn stopping_at_the_first_best_finished_hypothesis_loses_nothing_when_alpha_is_ze
         alpha: 0.0,
         n_best,
         max_tokens: 8,
+        no_repeat_ngram: 0,
     };
     for seed in 0..8 {
         let model = model(small_config(), seed);
@@ -236,11 +260,12 @@ fn beam_search_finds_translations_greedy_misses() {
         alpha: 0.0,
         n_best: 4,
         max_tokens: 6,
+        no_repeat_ngram: 0,
     };
     let mut better = 0;
     for seed in 0..8 {
         let model = model(small_config(), seed);
-        let greedy = greedy(&model, sources(), 0, 6, Decoding::Cached);
+        let greedy = greedy(&model, sources(), 0, 6, 0, Decoding::Cached);
         let beam = beam_search(&model, sources(), options, Decoding::Cached);
         for (row, (g, b)) in greedy.iter().zip(&beam).enumerate() {
             assert!(
@@ -264,5 +289,71 @@ fn beam_search_finds_translations_greedy_misses() {
     assert!(
         better > 0,
         "beam search never found a more probable translation than greedy"
+    );
+}
+
+/// Whether some `n` consecutive tokens occur twice in `tokens`.
+fn repeats(tokens: &[u32], n: usize) -> bool {
+    let grams: Vec<&[u32]> = tokens.windows(n).collect();
+    grams
+        .iter()
+        .enumerate()
+        .any(|(i, gram)| grams[..i].contains(gram))
+}
+
+/// Told `no_repeat_ngram` 2, neither greedy nor beam search returns a translation holding a
+/// bigram twice, where the same seeded models without it do (their few target tokens make
+/// loops likely). The tokens chosen in its place keep the model's log-probabilities (a
+/// teacher-forced pass of the full model), cached and recomputed decoding agree, and a beam
+/// of one is still greedy search.
+#[test]
+fn no_ngram_is_repeated_when_told() {
+    let beam = |beam, no_repeat_ngram| BeamOptions {
+        beam,
+        alpha: 0.0,
+        n_best: beam,
+        max_tokens: 12,
+        no_repeat_ngram,
+    };
+    let mut repeated_without = 0;
+    for seed in 0..6 {
+        let model = model(small_config(), seed);
+        let free = greedy(&model, sources(), 0, 12, 0, Decoding::Cached);
+        let free_beams = beam_search(&model, sources(), beam(4, 0), Decoding::Cached);
+        repeated_without += free
+            .iter()
+            .chain(free_beams.iter().flatten())
+            .filter(|h| repeats(&h.tokens, 2))
+            .count();
+
+        let found = greedy(&model, sources(), 0, 12, 2, Decoding::Cached);
+        let recomputed = greedy(&model, sources(), 0, 12, 2, Decoding::Recompute);
+        let one = beam_search(&model, sources(), beam(1, 2), Decoding::Cached);
+        let beams = beam_search(&model, sources(), beam(4, 2), Decoding::Cached);
+        let beams_recomputed = beam_search(&model, sources(), beam(4, 2), Decoding::Recompute);
+        for (row, hypothesis) in found.iter().enumerate() {
+            assert!(!repeats(&hypothesis.tokens, 2), "seed {seed}, row {row}");
+            assert_eq!(hypothesis.tokens, recomputed[row].tokens, "seed {seed}");
+            assert_eq!(hypothesis.tokens, one[row][0].tokens, "seed {seed}");
+            let ended = hypothesis.tokens.len() < 12;
+            let expected = log_prob(&model, sources(), row, &hypothesis.tokens, ended);
+            assert!(
+                (hypothesis.log_prob - expected).abs() < 1e-3,
+                "seed {seed}: reported {} but the model gives {expected}",
+                hypothesis.log_prob
+            );
+        }
+        for (a, b) in beams
+            .iter()
+            .flatten()
+            .zip(beams_recomputed.iter().flatten())
+        {
+            assert!(!repeats(&a.tokens, 2), "seed {seed}: {:?}", a.tokens);
+            assert_eq!(a.tokens, b.tokens, "seed {seed}");
+        }
+    }
+    assert!(
+        repeated_without > 0,
+        "no search repeated a bigram without the limit"
     );
 }
