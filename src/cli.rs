@@ -813,6 +813,12 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
             concatenate.max_pairs
         );
     }
+    if config.data.names.share > 0.0 {
+        println!(
+            "each epoch adds {:.0} % pairs whose carried-over names are replaced by invented ones",
+            100.0 * config.data.names.share
+        );
+    }
     let devices = match session.devices.len() {
         1 => String::new(),
         n => format!(" ({n} devices, data-parallel)"),

@@ -17,6 +17,7 @@ pub mod corpus;
 pub mod draw;
 pub mod fetch;
 pub mod masking;
+pub mod names;
 pub mod random;
 pub mod split;
 pub mod synthetic;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use batch::{EncodedPair, drop_long};
 use concat::ConcatenateConfig;
 use corpus::{Direction, Pair, ReadOptions, ReadReport, read_corpus};
+use names::NamesConfig;
 use split::{Part, SplitConfig, Splits, split};
 use tokenizer::{MASK_TOKEN, SubwordTokenizer};
 
@@ -58,6 +60,9 @@ pub struct DataConfig {
     /// Concatenation augmentation: joined pairs added to every epoch (see [`concat`]).
     /// Default: none.
     pub concatenate: ConcatenateConfig,
+    /// Name augmentation: pairs whose carried-over names are replaced by invented ones,
+    /// added to every epoch (see [`names`]). Default: none.
+    pub names: NamesConfig,
     /// Pair files validated whole, each a validation set of its own beside the held-out part
     /// of each of `files` (`["../shared/data/ntrex128.eng-por.dev.tsv"]`); never trained on.
     /// Default: none.
@@ -104,6 +109,7 @@ impl Default for DataConfig {
             epoch_pairs: None,
             weights: BTreeMap::new(),
             concatenate: ConcatenateConfig::default(),
+            names: NamesConfig::default(),
             valid: Vec::new(),
             tags: BTreeMap::new(),
             default_tag: None,
@@ -203,6 +209,10 @@ impl DataConfig {
         let share = self.concatenate.share;
         if !(0.0..=1.0).contains(&share) {
             bail!("`data.concatenate.share` must be in [0, 1], got {share}");
+        }
+        let share = self.names.share;
+        if !(0.0..=1.0).contains(&share) {
+            bail!("`data.names.share` must be in [0, 1], got {share}");
         }
         if self.concatenate.max_pairs < 2 {
             bail!(

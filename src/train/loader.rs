@@ -6,7 +6,8 @@
 //! sees exactly the batches, in exactly the order, of a run that never stopped.
 //!
 //! Training may draw each epoch's pairs anew ([`EpochDraw`]) and add joined ones
-//! ([`Concatenator`]), both functions of (seed, epoch) too.
+//! ([`Concatenator`]) and ones with invented names ([`NameSwapper`]), all functions of
+//! (seed, epoch) too.
 //!
 //! Validation serves its sets one after the other, each batch of one set, so that the metrics
 //! of each set can be told apart.
@@ -25,6 +26,7 @@ use crate::data::batch::{EncodedPair, TranslationBatcher, token_budget_batches};
 use crate::data::concat::Concatenator;
 use crate::data::draw::EpochDraw;
 use crate::data::masking::Masking;
+use crate::data::names::NameSwapper;
 use crate::data::random::mix64;
 
 /// Serves batches of encoded pairs of at most `max_tokens` padded tokens.
@@ -37,6 +39,8 @@ pub struct EpochLoader {
     draw: Option<EpochDraw>,
     /// Training: the joined pairs each epoch adds.
     concatenator: Option<Concatenator>,
+    /// Training: the pairs with invented names each epoch adds.
+    names: Option<NameSwapper>,
     /// The batches of an epoch: exact for validation and for all pairs, that of the first
     /// epoch when the pairs are drawn.
     batch_count: usize,
@@ -104,6 +108,7 @@ impl EpochLoader {
             sets: ranges,
             draw: None,
             concatenator: None,
+            names: None,
             batch_count: 0,
             max_tokens,
             seed,
@@ -121,11 +126,17 @@ impl EpochLoader {
     }
 
     /// Draws each epoch's pairs by `draw` instead of taking all of them, and adds the joined
-    /// pairs of `concatenator`.
-    pub fn drawing(self, draw: Option<EpochDraw>, concatenator: Option<Concatenator>) -> Self {
+    /// pairs of `concatenator` and the pairs with invented names of `names`.
+    pub fn drawing(
+        self,
+        draw: Option<EpochDraw>,
+        concatenator: Option<Concatenator>,
+        names: Option<NameSwapper>,
+    ) -> Self {
         let mut loader = Self {
             draw,
             concatenator,
+            names,
             ..self
         };
         let epoch = loader.next_epoch.load(Ordering::SeqCst);
@@ -134,9 +145,10 @@ impl EpochLoader {
         loader
     }
 
-    /// The pairs of training epoch `epoch`: those drawn, or all, and the joined ones.
+    /// The pairs of training epoch `epoch`: those drawn, or all, the joined ones and those
+    /// with invented names (both as a share of the first).
     fn epoch_pairs(&self, epoch: usize) -> Arc<Vec<EncodedPair>> {
-        if self.draw.is_none() && self.concatenator.is_none() {
+        if self.draw.is_none() && self.concatenator.is_none() && self.names.is_none() {
             return self.pairs.clone();
         }
         let mut pairs: Vec<EncodedPair> = match &self.draw {
@@ -147,9 +159,12 @@ impl EpochLoader {
                 .collect(),
             None => self.pairs.to_vec(),
         };
+        let drawn = pairs.len();
         if let Some(concatenator) = &self.concatenator {
-            let joined = concatenator.pairs(epoch, pairs.len());
-            pairs.extend(joined);
+            pairs.extend(concatenator.pairs(epoch, drawn));
+        }
+        if let Some(names) = &self.names {
+            pairs.extend(names.pairs(epoch, drawn));
         }
         Arc::new(pairs)
     }

@@ -39,6 +39,7 @@ use crate::backend::Backend;
 use crate::data::concat::Concatenator;
 use crate::data::draw::EpochDraw;
 use crate::data::masking::Masking;
+use crate::data::names::NameSwapper;
 use crate::data::tokenizer::MASK_TOKEN;
 use crate::data::{self, Prepared, Text, Vocabularies};
 use crate::run::config::Task;
@@ -302,7 +303,7 @@ impl Session {
     ) -> anyhow::Result<SupervisedTraining<TrainingModel>> {
         let masking = self.masking()?;
         let draw = self.draw();
-        let concatenator = self.concatenator(draw.as_ref());
+        let (concatenator, names) = self.augmentation(draw.as_ref());
         let training = &self.config.training;
         let max_tokens = self.config.data.max_tokens;
         let done = self.start.done();
@@ -315,7 +316,7 @@ impl Session {
             done + 1,
             device,
         )
-        .drawing(draw, concatenator)
+        .drawing(draw, concatenator, names)
         .with_length_multiple(length_multiple)
         .masking(masking.clone());
         let (sets, valid): (Vec<String>, Vec<_>) = std::mem::take(&mut self.data.valid)
@@ -396,37 +397,54 @@ impl Session {
         })
     }
 
-    /// The joined pairs each epoch adds, when `data.concatenate` asks, from each file in
-    /// proportion to the pairs it gives an epoch (`draw`'s, else all of its pairs). The
-    /// training text moves into it.
-    fn concatenator(&mut self, draw: Option<&EpochDraw>) -> Option<Concatenator> {
+    /// The pairs each epoch adds: joined ones, when `data.concatenate` asks, from each file
+    /// in proportion to the pairs it gives an epoch (`draw`'s, else all of its pairs); ones
+    /// with invented names, when `data.names` asks. The training text moves into them.
+    fn augmentation(
+        &mut self,
+        draw: Option<&EpochDraw>,
+    ) -> (Option<Concatenator>, Option<NameSwapper>) {
         let config = &self.config.data;
-        if config.concatenate.share <= 0.0 {
-            return None;
+        let (joins, names) = (config.concatenate.share > 0.0, config.names.share > 0.0);
+        if !joins && !names {
+            return (None, None);
         }
-        let shares = match draw {
-            Some(draw) => draw.per_epoch.clone(),
-            None => self.data.train_by_file.iter().map(|r| r.len()).collect(),
-        };
         let text = Arc::new(std::mem::take(&mut self.data.splits.train));
-        Some(
+        let tags: Vec<Option<String>> = self
+            .data
+            .files
+            .iter()
+            .map(|file| config.tag_of(file).map(str::to_string))
+            .collect();
+        let seed = self.config.training.seed;
+        let concatenator = joins.then(|| {
+            let shares = match draw {
+                Some(draw) => draw.per_epoch.clone(),
+                None => self.data.train_by_file.iter().map(|r| r.len()).collect(),
+            };
             Concatenator::new(
-                text,
+                text.clone(),
                 self.data.text_by_file.clone(),
                 &shares,
                 config.concatenate.clone(),
                 self.data.vocabularies.clone(),
                 config.max_len,
-                self.config.training.seed,
+                seed,
             )
-            .with_tags(
-                self.data
-                    .files
-                    .iter()
-                    .map(|file| config.tag_of(file).map(str::to_string))
-                    .collect(),
-            ),
-        )
+            .with_tags(tags.clone())
+        });
+        let names = names.then(|| {
+            NameSwapper::new(
+                text,
+                &self.data.text_by_file,
+                config.names.clone(),
+                self.data.vocabularies.clone(),
+                config.max_len,
+                seed,
+            )
+            .with_tags(tags)
+        });
+        (concatenator, names)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod common;
 mod draw;
 mod fetch;
 mod masking;
+mod names;
 mod oversample;
 mod reader;
 mod shared_corpus;

@@ -1,6 +1,6 @@
-//! Epochs drawn from the files by weight, with joined pairs added: what `train` says it draws,
-//! a run stopped and resumed that trains on what an uninterrupted one does, and a schedule
-//! continued across runs.
+//! Epochs drawn from the files by weight, with joined pairs and pairs with invented names
+//! added: what `train` says it draws, a run stopped and resumed that trains on what an
+//! uninterrupted one does, and a schedule continued across runs.
 
 use super::common::*;
 
@@ -56,6 +56,60 @@ fn drawn_epochs_with_joined_pairs_resume_exactly() {
         train_with(&stopped, &["--epochs", "3", "--resume"]).contains("resuming after epoch 1")
     );
     assert_same_curve(&reference, &loss_curve(&stopped, 3), "stopped and resumed");
+}
+
+/// Pairs with invented names, half as many as an epoch's pairs, made from the pairs that carry
+/// a name over ("Tom" on both sides): `train` says so, an epoch has more batches than the same
+/// run's without them, and a run stopped after epoch 1 and resumed ends with the loss curve of
+/// one never stopped (the names drawn are a function of the epoch).
+#[test]
+fn epochs_with_invented_names_add_batches_and_resume_exactly() {
+    let Setup { dir, data, .. } = setup(400, 512);
+    let names = dir.path().join("names.tsv");
+    let lines: Vec<String> = (0..200)
+        .map(|i| format!("I met Tom {i} times.\tEncontrei o Tom {i} vezes."))
+        .collect();
+    std::fs::write(&names, lines.join("\n") + "\n").expect("writable");
+    let files = [data, names];
+    let config = |share: f64| {
+        tiny_config(dir.path(), &format!("names-{share}.json"), |c| {
+            c["data"]["max_tokens"] = 512.into();
+            c["data"]["names"] = serde_json::json!({ "share": share });
+            c["training"]["patience"] = serde_json::Value::Null;
+        })
+    };
+    let train_with = |config: &std::path::Path, run: &std::path::Path, extra: &[&str]| {
+        let output = train_files(dir.path(), config, &files, run, extra);
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        stdout(&output)
+    };
+    let (without, with) = (config(0.0), config(0.5));
+    let plain = train_with(&without, &dir.path().join("plain"), &["--epochs", "1"]);
+    assert!(!plain.contains("invented"), "{plain}");
+    let whole = dir.path().join("whole");
+    let text = train_with(&with, &whole, &["--epochs", "2"]);
+    assert!(
+        text.contains(
+            "each epoch adds 50 % pairs whose carried-over names are replaced by invented ones"
+        ),
+        "{text}"
+    );
+    let (plain_batches, batches) = (trained_batches(&plain), trained_batches(&text));
+    assert!(
+        batches[0] > plain_batches[0],
+        "{batches:?} against {plain_batches:?}"
+    );
+    let reference = loss_curve(&whole, 2);
+
+    let stopped = dir.path().join("stopped");
+    train_with(&with, &stopped, &["--epochs", "1"]);
+    train_with(&with, &stopped, &["--epochs", "2", "--resume"]);
+    assert_same_curve(&reference, &loss_curve(&stopped, 2), "stopped and resumed");
 }
 
 /// A run says the step its schedule stands at; one started from it with that
