@@ -5,6 +5,7 @@ mod cli;
 pub mod common;
 mod draw;
 mod fetch;
+mod lexicon;
 mod masking;
 mod names;
 mod oversample;
