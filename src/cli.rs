@@ -209,8 +209,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Start from the weights and tokenizer of this trained run (a name under artifacts/, or
-    /// a directory such as models/eng-por), with a fresh optimiser and schedule: the same
-    /// model shape is needed. Overrides the configuration's `training.init_from`.
+    /// a directory such as models/eng-por), with a fresh optimiser, the schedule starting at
+    /// `training.start_step`: the same model shape is needed. Overrides the configuration's
+    /// `training.init_from`.
     #[arg(long, value_name = "RUN", conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
     /// Train data-parallel on this many devices of the backend: its first N GPUs (CUDA,
@@ -835,8 +836,12 @@ fn print_session(session: &Session) -> anyhow::Result<()> {
     if let Start::After(epoch) = session.start {
         println!("resuming after epoch {epoch}");
     } else if let Some(source) = &config.training.init_from {
+        let schedule = match config.training.start_step {
+            0 => "schedule".to_string(),
+            step => format!("schedule from step {step}"),
+        };
         println!(
-            "starting from the weights and tokenizer of {} (fresh optimiser and schedule)",
+            "starting from the weights and tokenizer of {} (fresh optimiser, {schedule})",
             RunDir::from_arg(source).path().display()
         );
     }

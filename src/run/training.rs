@@ -51,7 +51,8 @@ pub struct TrainingConfig {
     /// Default: 0.
     pub start_step: usize,
     /// A trained run (a name under `artifacts/`, or a directory such as `models/eng-por`)
-    /// whose weights and tokenizer this run starts from, with a fresh optimiser and schedule:
+    /// whose weights and tokenizer this run starts from, with a fresh optimiser and the
+    /// schedule at `start_step`:
     /// to train on past one sitting, or to fine-tune on other pairs. Its model must have this
     /// run's shape (dropout may differ) and vocabulary settings. Default: none (random
     /// weights, a tokenizer trained on the corpus).

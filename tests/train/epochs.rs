@@ -165,4 +165,8 @@ fn a_run_started_from_another_continues_its_schedule() {
         text.contains(&format!("schedule at step {}", 2 * batches)),
         "{text}"
     );
+    assert!(
+        text.contains(&format!("(fresh optimiser, schedule from step {batches})")),
+        "{text}"
+    );
 }
