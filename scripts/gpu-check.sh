@@ -210,10 +210,7 @@ if ! grep -q $'^unpack\tok' "$results"; then
 fi
 step system 60 system
 step translate 150 translate
-# On a software adapter (--quick) bench alone takes about 190 s of wgpu, then flex's.
-bench_limit=240
-[ "$quick" = 1 ] && bench_limit=330
-step bench "$bench_limit" bench
+step bench 240 bench
 step tiny 150 tiny
 step slice 240 slice
 step devices 60 devices
