@@ -117,11 +117,7 @@ impl Concatenator {
                 }
             })
             .collect();
-        // Encoding fails only on a tokenizer's internal error; an epoch then goes without its
-        // joined pairs rather than stopping.
-        let mut encoded = self.vocabularies.encode(&joined).unwrap_or_default();
-        encoded.retain(|p| p.width() <= self.max_len);
-        encoded
+        self.vocabularies.encode_extra(&joined, self.max_len)
     }
 }
 

@@ -343,6 +343,15 @@ impl Vocabularies {
             .map(|(source, target)| EncodedPair { source, target })
             .collect())
     }
+
+    /// Encodes the pairs an epoch's augmentation made, leaving out those over `max_len`
+    /// positions. Encoding fails only on a tokenizer's internal error; the epoch then goes
+    /// without them rather than stopping.
+    pub fn encode_extra(&self, pairs: &[Pair], max_len: usize) -> Vec<EncodedPair> {
+        let mut encoded = self.encode(pairs).unwrap_or_default();
+        encoded.retain(|p| p.width() <= max_len);
+        encoded
+    }
 }
 
 /// A corpus read, split, tokenized and encoded.

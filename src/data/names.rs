@@ -190,10 +190,6 @@ impl NameSwapper {
                 }
             })
             .collect();
-        // Encoding fails only on a tokenizer's internal error; an epoch then goes without
-        // these pairs rather than stopping.
-        let mut encoded = self.vocabularies.encode(&swapped).unwrap_or_default();
-        encoded.retain(|p| p.width() <= self.max_len);
-        encoded
+        self.vocabularies.encode_extra(&swapped, self.max_len)
     }
 }

@@ -264,7 +264,7 @@ pub fn greedy(
                     .expect("a token not banned among the best k")
             });
         let mut kept = Vec::with_capacity(live.len());
-        for (row, (token, log_prob)) in choices.into_iter().enumerate() {
+        for (row, (token, log_prob)) in choices.enumerate() {
             let hypothesis = &mut hypotheses[live[row]];
             hypothesis.log_prob += log_prob as f64;
             if token != EOS_ID {
