@@ -318,6 +318,10 @@ pub struct InferArgs {
     /// Print the N best translations of each sentence, as `index<TAB>score<TAB>translation`.
     #[arg(long, default_value_t = 1)]
     pub n_best: usize,
+    /// Translate each line whole, as one sentence, instead of sentence by sentence (a line is
+    /// cut into sentences after `.`, `!`, `?` or `…` before a capital, as Moses' splitter does).
+    #[arg(long)]
+    pub whole_lines: bool,
     /// Translate this file, a sentence a line.
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -394,6 +398,10 @@ pub struct EvalArgs {
     /// How translations are searched for.
     #[command(flatten)]
     pub search: SearchArgs,
+    /// Translate each line whole, as one sentence, instead of sentence by sentence (a line is
+    /// cut into sentences after `.`, `!`, `?` or `…` before a capital, as Moses' splitter does).
+    #[arg(long)]
+    pub whole_lines: bool,
     /// Print one JSON object instead of sacreBLEU-style text lines.
     #[arg(long)]
     pub json: bool,
@@ -588,6 +596,7 @@ fn translate(args: InferArgs, backend: &SelectBackend) -> anyhow::Result<()> {
     infer(
         &InferOptions {
             tag: args.search.tag.clone(),
+            split: !args.whole_lines,
             settings: args.search.settings(args.n_best)?,
             run: model_to_use(args.run),
             backend: backend()?,
@@ -665,6 +674,7 @@ fn evaluate(args: EvalArgs, backend: &SelectBackend) -> anyhow::Result<()> {
     let scores = eval(
         &EvalOptions {
             tag: args.search.tag.clone(),
+            split: !args.whole_lines,
             settings: args.search.settings(1)?,
             run: match args.hyp {
                 Some(_) => args.run.unwrap_or_default(),

@@ -6,7 +6,136 @@ use std::path::Path;
 use transformer_mt::backend::Backend;
 use transformer_mt::run::RunDir;
 use transformer_mt::translate::search::{Beam, Decoding, Hypothesis, repeating_tokens};
+use transformer_mt::translate::segment::sentences;
 use transformer_mt::translate::{SearchSettings, Translator};
+
+use crate::train::common::{path, run_in, stderr, stdout};
+
+/// Where Moses' `split-sentences.perl` cuts English, worked out by hand: after final
+/// punctuation and closing quotes, before a capital, a digit or an opening quote; not after
+/// a title, an initial, an acronym or a number's prefix before its number; never inside a word.
+#[test]
+fn sentences_are_cut_where_the_moses_splitter_cuts_them() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "The Parliament approved the budget. The vote was close.",
+            &["The Parliament approved the budget.", "The vote was close."],
+        ),
+        (
+            "  Mr. Smith went to Washington.  He met Dr. Jones there. ",
+            &["Mr. Smith went to Washington.", "He met Dr. Jones there."],
+        ),
+        (
+            "J. K. Rowling wrote it. The U.S. Senate read it.",
+            &["J. K. Rowling wrote it.", "The U.S. Senate read it."],
+        ),
+        (
+            "See No. 5 and pp. 12-14. 10 people came.",
+            &["See No. 5 and pp. 12-14.", "10 people came."],
+        ),
+        (
+            "He asked \"Why?\" Then he left (quietly). \"Stop!\" she said.",
+            &[
+                "He asked \"Why?\"",
+                "Then he left (quietly).",
+                "\"Stop!\" she said.",
+            ],
+        ),
+        (
+            "Wait... What happened?! Nothing… Olá.",
+            &["Wait...", "What happened?!", "Nothing…", "Olá."],
+        ),
+        (
+            "Version 3.5 reads config.json. e.g. this one. it goes on",
+            &["Version 3.5 reads config.json. e.g. this one. it goes on"],
+        ),
+        ("No final stop", &["No final stop"]),
+        ("Why? ¿Qué?", &["Why?", "¿Qué?"]),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(sentences(text), *expected, "{text:?}");
+    }
+    assert!(sentences("").is_empty());
+    assert!(sentences(" \t ").is_empty());
+}
+
+/// A line of several sentences is translated as its sentences alone would be, joined by a
+/// space, scores summed, the `k`-th of its n-best lists the `k`-th of each; a line of one
+/// sentence, a blank line and a line translated whole keep what the sentence alone gives.
+/// The shipped model, flex, beam 4.
+#[test]
+fn a_line_of_several_sentences_is_translated_sentence_by_sentence() {
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/eng-por");
+    let translator =
+        Translator::load(&RunDir::from_arg(&run), Backend::Flex).expect("the shipped model");
+    let settings = SearchSettings {
+        beam: 4,
+        alpha: SearchSettings::DEFAULT_ALPHA,
+        no_repeat_ngram: SearchSettings::DEFAULT_NO_REPEAT_NGRAM,
+        n_best: 2,
+        max_tokens: usize::MAX,
+        decoding: Decoding::Cached,
+        batch_size: 8,
+    };
+    let alone = |sentences: &[&str]| {
+        let sources = translator.encode(sentences).expect("encodes");
+        translator
+            .translate(&sources.ids, &settings, |_| {})
+            .expect("translates")
+    };
+    let parts = [
+        "Tom is reading a book.",
+        "Where is the station?",
+        "I like cats.",
+    ];
+    let each = alone(&parts);
+    let lines = [parts.join(" "), String::new(), parts[2].to_string()];
+    let sources = translator.encode_lines(&lines, true).expect("encodes");
+    assert_eq!((sources.ids.len(), sources.lines()), (4, 3));
+    let joined = sources.join(
+        translator
+            .translate(&sources.ids, &settings, |_| {})
+            .expect("translates"),
+    );
+    assert_eq!(joined.len(), 3);
+    for k in 0..2 {
+        let text: Vec<&str> = each.iter().map(|t| t[k].text.as_str()).collect();
+        assert_eq!(joined[0][k].text, text.join(" "));
+        let score: f64 = each.iter().map(|t| t[k].score).sum();
+        assert!((joined[0][k].score - score).abs() < 1e-9);
+    }
+    assert_eq!(joined[1].len(), 1);
+    assert_eq!(joined[1][0].text, "");
+    assert_eq!(joined[2], each[2]);
+    let whole = translator.encode_lines(&lines, false).expect("encodes");
+    assert_eq!((whole.ids.len(), whole.lines()), (3, 3));
+    let paragraph = translator.encode(&[&lines[0]]).expect("encodes");
+    assert_eq!(whole.ids[0], paragraph.ids[0]);
+}
+
+/// `infer` translates a paragraph sentence by sentence, and whole with `--whole-lines`: the
+/// paragraph's translation is that of its sentences given one by one, joined by a space.
+#[test]
+fn infer_translates_a_paragraph_sentence_by_sentence_unless_told_otherwise() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/eng-por");
+    let parts = ["The children are playing in the park.", "It is raining."];
+    let paragraph = parts.join(" ");
+    let infer = |extra: &[&str]| {
+        let mut args = vec!["infer", "--run", path(&run)];
+        args.extend_from_slice(extra);
+        let output = run_in(dir.path(), &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let one_by_one = infer(&parts);
+    let expected = one_by_one.lines().collect::<Vec<_>>().join(" ");
+    assert_eq!(infer(&[&paragraph]), format!("{expected}\n"));
+    let whole = infer(&["--whole-lines", &paragraph]);
+    assert_eq!(whole.lines().count(), 1, "{whole}");
+    let scored = infer(&["--whole-lines", "--n-best", "2", &paragraph]);
+    assert_eq!(scored.lines().count(), 2, "{scored}");
+}
 
 /// On flex the batches are translated side by side, one a thread, each thread running its
 /// operations on a rayon pool of its own: the translations, their scores and their order are

@@ -39,6 +39,9 @@ pub struct EvalOptions {
     pub settings: SearchSettings,
     /// The domain tag sources are translated with, instead of the run's default.
     pub tag: Option<String>,
+    /// Each source cut into its sentences, translated one by one
+    /// ([`crate::translate::segment`]).
+    pub split: bool,
     /// Print one JSON object instead of sacreBLEU's text lines.
     pub json: bool,
 }
@@ -145,11 +148,12 @@ fn evaluate_run(
         &format!("evaluated on {}", file.display()),
     )?;
     let sentences: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
-    let sources = translator.encode(&sentences)?;
+    let sources = translator.encode_lines(&sentences, options.split)?;
     if let Some(warning) = sources.warning(Some(0)) {
         notify(&warning);
     }
-    let translations = translator.translate_showing_progress(&sources.ids, &options.settings)?;
+    let translations =
+        sources.join(translator.translate_showing_progress(&sources.ids, &options.settings)?);
 
     let hypotheses: Vec<String> = translations
         .into_iter()

@@ -15,8 +15,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranslateRequest {
-    /// The English sentences.
+    /// The English texts: each a sentence, or several.
     pub text: Vec<String>,
+    /// Translate each text sentence by sentence (`false`: each whole, as one sentence).
+    #[serde(default = "default_split")]
+    pub split: bool,
     /// Beam size; 1 is greedy search.
     #[serde(default = "default_beam")]
     pub beam: usize,
@@ -38,6 +41,10 @@ pub struct AttentionRequest {
 
 fn default_beam() -> usize {
     SearchSettings::DEFAULT_BEAM
+}
+
+fn default_split() -> bool {
+    true
 }
 
 fn default_n_best() -> usize {

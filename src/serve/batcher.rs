@@ -29,6 +29,7 @@ enum Job {
     Translate {
         sentences: Vec<String>,
         settings: SearchSettings,
+        split: bool,
         reply: oneshot::Sender<anyhow::Result<Translated>>,
     },
     Attention {
@@ -74,15 +75,18 @@ impl Batcher {
         Self { jobs }
     }
 
-    /// Translates `sentences` as `settings` say, in a batch with whatever else arrives.
+    /// Translates `texts` as `settings` say, in a batch with whatever else arrives; with
+    /// `split`, each text sentence by sentence ([`crate::translate::segment`]).
     pub async fn translate(
         &self,
-        sentences: Vec<String>,
+        texts: Vec<String>,
         settings: SearchSettings,
+        split: bool,
     ) -> anyhow::Result<Translated> {
         self.ask(|reply| Job::Translate {
-            sentences,
+            sentences: texts,
             settings,
+            split,
             reply,
         })
         .await
@@ -145,8 +149,13 @@ fn work(translator: &Translator, queue: &Receiver<Job>, batching: Batching) {
     }
 }
 
-/// One translation request of a batch: its sentences and where its answer goes.
-type Request = (Vec<String>, oneshot::Sender<anyhow::Result<Translated>>);
+/// One translation request of a batch: its texts, whether they are split into sentences, and
+/// where its answer goes.
+type Request = (
+    Vec<String>,
+    bool,
+    oneshot::Sender<anyhow::Result<Translated>>,
+);
 
 /// Runs a batch: attention jobs one by one; translation jobs together, one decoding per set
 /// of search settings.
@@ -164,10 +173,11 @@ fn run(translator: &Translator, jobs: Vec<Job>) {
             Job::Translate {
                 sentences,
                 settings,
+                split,
                 reply,
             } => match groups.iter_mut().find(|(s, _)| *s == settings) {
-                Some((_, requests)) => requests.push((sentences, reply)),
-                None => groups.push((settings, vec![(sentences, reply)])),
+                Some((_, requests)) => requests.push((sentences, split, reply)),
+                None => groups.push((settings, vec![(sentences, split, reply)])),
             },
         }
     }
@@ -180,13 +190,12 @@ fn run(translator: &Translator, jobs: Vec<Job>) {
 fn translate_together(translator: &Translator, settings: &SearchSettings, requests: Vec<Request>) {
     let mut ids = Vec::new();
     let mut encoded = Vec::with_capacity(requests.len());
-    for (sentences, reply) in requests {
-        match translator.encode(&sentences) {
+    for (texts, split, reply) in requests {
+        match translator.encode_lines(&texts, split) {
             Ok(sources) => {
                 let warning = sources.warning(None);
-                let count = sources.ids.len();
-                ids.extend(sources.ids);
-                encoded.push((count, sources.cut, warning, reply));
+                ids.extend(sources.ids.iter().cloned());
+                encoded.push((sources, warning, reply));
             }
             Err(error) => {
                 let _ = reply.send(Err(error));
@@ -196,17 +205,18 @@ fn translate_together(translator: &Translator, settings: &SearchSettings, reques
     match translator.translate(&ids, settings, |_| {}) {
         Ok(translations) => {
             let mut translations = translations.into_iter();
-            for (count, cut, warning, reply) in encoded {
+            for (sources, warning, reply) in encoded {
+                let mine = translations.by_ref().take(sources.ids.len()).collect();
                 let _ = reply.send(Ok(Translated {
-                    translations: translations.by_ref().take(count).collect(),
-                    cut,
+                    translations: sources.join(mine),
+                    cut: sources.cut,
                     warning,
                 }));
             }
         }
         Err(error) => {
             let message = format!("{error:#}");
-            for (_, _, _, reply) in encoded {
+            for (_, _, reply) in encoded {
                 let _ = reply.send(Err(anyhow!("{message}")));
             }
         }

@@ -243,7 +243,7 @@ async fn translate(
     let settings = settings(&shared, request.beam, request.n_best)?;
     let translated = shared
         .batcher
-        .translate(request.text, settings)
+        .translate(request.text, settings, request.split)
         .await
         .map_err(|error| ApiError::internal(&error))?;
     let best = |candidates: &Vec<crate::translate::Translation>| {

@@ -22,6 +22,8 @@ pub struct InferOptions {
     pub settings: SearchSettings,
     /// The domain tag sources are translated with, instead of the run's default.
     pub tag: Option<String>,
+    /// Each line cut into its sentences, translated one by one ([`super::segment`]).
+    pub split: bool,
     /// A file of sentences, one a line.
     pub input: Option<PathBuf>,
     /// Where the translations of `input` go.
@@ -44,7 +46,7 @@ pub fn infer(options: &InferOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Re
         .with_tag(options.tag.as_deref())?;
     if let Some(input) = &options.input {
         let mut translate = |out: &mut dyn Write| -> anyhow::Result<()> {
-            translate_file(&translator, input, &options.settings, out, notify)
+            translate_file(&translator, input, options, out, notify)
         };
         return match &options.output {
             Some(path) => crate::fs::write_atomic_with(path, translate)
@@ -53,7 +55,7 @@ pub fn infer(options: &InferOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Re
         };
     }
     if !options.text.is_empty() {
-        let output = translate_lines(&translator, &options.text, 0, &options.settings, notify)?;
+        let output = translate_lines(&translator, &options.text, 0, options, notify)?;
         return write_out(&mut std::io::stdout().lock(), &output);
     }
     let stdin = std::io::stdin();
@@ -77,7 +79,7 @@ pub fn infer(options: &InferOptions, notify: &mut dyn FnMut(&str)) -> anyhow::Re
         if interactive && line.trim().is_empty() {
             break;
         }
-        let output = translate_lines(&translator, &[line], index, &options.settings, notify)?;
+        let output = translate_lines(&translator, &[line], index, options, notify)?;
         write_out(&mut stdout, &output)?;
     }
     Ok(())
@@ -93,7 +95,7 @@ const BLOCK_LINES: usize = 4096;
 fn translate_file(
     translator: &Translator,
     input: &Path,
-    settings: &SearchSettings,
+    options: &InferOptions,
     out: &mut dyn Write,
     notify: &mut dyn FnMut(&str),
 ) -> anyhow::Result<()> {
@@ -146,10 +148,14 @@ fn translate_file(
         if block.is_empty() {
             break;
         }
-        let sources = translator.encode(&block)?;
+        let sources = translator.encode_lines(&block, options.split)?;
         cut.add(first_index, &sources);
-        let translations = translator.translate(&sources.ids, settings, |_| {})?;
-        let output = format_translations(&translations, first_index, settings.n_best);
+        let translations = translator.translate(&sources.ids, &options.settings, |_| {})?;
+        let output = format_translations(
+            &sources.join(translations),
+            first_index,
+            options.settings.n_best,
+        );
         out.write_all(output.as_bytes())
             .and_then(|()| out.flush())
             .context("cannot write the translations")?;
@@ -169,18 +175,18 @@ fn translate_lines(
     translator: &Translator,
     lines: &[String],
     first_index: usize,
-    settings: &SearchSettings,
+    options: &InferOptions,
     notify: &mut dyn FnMut(&str),
 ) -> anyhow::Result<String> {
-    let sources = translator.encode(lines)?;
+    let sources = translator.encode_lines(lines, options.split)?;
     if let Some(warning) = sources.warning(Some(first_index)) {
         notify(&warning);
     }
-    let translations = translator.translate(&sources.ids, settings, |_| {})?;
+    let translations = translator.translate(&sources.ids, &options.settings, |_| {})?;
     Ok(format_translations(
-        &translations,
+        &sources.join(translations),
         first_index,
-        settings.n_best,
+        options.settings.n_best,
     ))
 }
 

@@ -3,9 +3,11 @@
 //! | part | file |
 //! |---|---|
 //! | greedy and beam search, cached or recomputed decoding | [`search`] |
+//! | a line of text cut into its sentences | [`segment`] |
 
 pub mod command;
 pub mod search;
+pub mod segment;
 
 use std::io::IsTerminal;
 
@@ -73,21 +75,68 @@ impl SearchSettings {
     }
 }
 
-/// Sentences encoded for the model, cut to its positions.
+/// Lines encoded for the model, sentence by sentence, each sentence cut to its positions.
 #[derive(Clone, Debug)]
 pub struct Sources {
     /// Each sentence's source ids.
     pub ids: Vec<Vec<u32>>,
-    /// The indices of the sentences that were cut.
+    /// The indices of the lines with a sentence that was cut.
     pub cut: Vec<usize>,
     /// The model's positions, the length they were cut to.
     pub max_len: usize,
+    /// Line `i`'s sentences are `ids[bounds[i]..bounds[i + 1]]`.
+    bounds: Vec<usize>,
 }
 
 impl Sources {
-    /// The one warning about the sentences that were cut, if any. With `first_line`, the
-    /// sentences are lines counted from 1 plus it, and the first five cut are named; without,
-    /// one sentence is "the sentence".
+    /// How many lines were encoded.
+    pub fn lines(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    /// The translations of each line from those of its sentences (`translations[i]` those of
+    /// `ids[i]`): a line of one sentence keeps its own; a line of several joins theirs with a
+    /// space, its `k`-th translation the `k`-th of each sentence with the sum of their scores
+    /// (as many as the sentence with fewest has); a blank line translates to an empty one.
+    pub fn join(&self, translations: Vec<Vec<Translation>>) -> Vec<Vec<Translation>> {
+        let mut translations = translations.into_iter();
+        self.bounds
+            .windows(2)
+            .map(|line| {
+                let sentences: Vec<Vec<Translation>> =
+                    translations.by_ref().take(line[1] - line[0]).collect();
+                match sentences.len() {
+                    0 => vec![Translation {
+                        text: String::new(),
+                        score: 0.0,
+                        tokens: Vec::new(),
+                    }],
+                    1 => sentences.into_iter().next().unwrap_or_default(),
+                    _ => {
+                        let n = sentences.iter().map(Vec::len).min().unwrap_or(0);
+                        (0..n)
+                            .map(|k| Translation {
+                                text: sentences
+                                    .iter()
+                                    .map(|s| s[k].text.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                                score: sentences.iter().map(|s| s[k].score).sum(),
+                                tokens: sentences
+                                    .iter()
+                                    .flat_map(|s| s[k].tokens.iter().copied())
+                                    .collect(),
+                            })
+                            .collect()
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The one warning about the lines that were cut, if any. With `first_line`, the lines
+    /// are counted from 1 plus it, and the first five cut are named; without, one line is
+    /// "the sentence".
     pub fn warning(&self, first_line: Option<usize>) -> Option<String> {
         if let Some(first_line) = first_line {
             let mut lines = CutLines::new(self.max_len);
@@ -98,7 +147,7 @@ impl Sources {
         let rest = format!("longer than the model's {max_len} positions");
         match self.cut.len() {
             0 => None,
-            1 if self.ids.len() == 1 => Some(format!(
+            1 if self.lines() == 1 => Some(format!(
                 "warning: the sentence is {rest}: translating its first {max_len} tokens"
             )),
             n => Some(format!(
@@ -299,27 +348,46 @@ impl Translator {
         self.d_model
     }
 
-    /// Source ids of each sentence (trimmed), cut to the [`positions`](Self::positions) it
-    /// translates.
+    /// Source ids of each sentence (trimmed, each a line of its own), cut to the
+    /// [`positions`](Self::positions) it translates.
     pub fn encode<S: AsRef<str>>(&self, sentences: &[S]) -> anyhow::Result<Sources> {
+        self.encode_lines(sentences, false)
+    }
+
+    /// Source ids of the sentences of each line: with `split`, the sentences
+    /// [`segment::sentences`] finds in it (none in a blank line), else the line whole; each
+    /// trimmed and cut to the [`positions`](Self::positions) it translates.
+    /// [`Sources::join`] makes the translations of the sentences those of the lines.
+    pub fn encode_lines<S: AsRef<str>>(&self, lines: &[S], split: bool) -> anyhow::Result<Sources> {
         let positions = self.positions();
         let mut sources = Sources {
-            ids: Vec::with_capacity(sentences.len()),
+            ids: Vec::with_capacity(lines.len()),
             cut: Vec::new(),
             max_len: positions,
+            bounds: vec![0],
         };
-        for (i, sentence) in sentences.iter().enumerate() {
-            let sentence = sentence.as_ref().trim();
-            let mut ids = self
-                .vocabularies
-                .source
-                .encode(&tag_source(self.tag.as_deref(), sentence))
-                .with_context(|| format!("cannot tokenize {sentence:?}"))?;
-            if ids.len() > positions {
-                sources.cut.push(i);
-                ids.truncate(positions);
+        for (i, line) in lines.iter().enumerate() {
+            let line = line.as_ref();
+            let sentences = if split {
+                segment::sentences(line)
+            } else {
+                vec![line.trim()]
+            };
+            for sentence in sentences {
+                let mut ids = self
+                    .vocabularies
+                    .source
+                    .encode(&tag_source(self.tag.as_deref(), sentence))
+                    .with_context(|| format!("cannot tokenize {sentence:?}"))?;
+                if ids.len() > positions {
+                    if sources.cut.last() != Some(&i) {
+                        sources.cut.push(i);
+                    }
+                    ids.truncate(positions);
+                }
+                sources.ids.push(ids);
             }
-            sources.ids.push(ids);
+            sources.bounds.push(sources.ids.len());
         }
         Ok(sources)
     }

@@ -6,7 +6,7 @@
 mod attention;
 mod backends;
 mod browser;
-mod common;
+pub(crate) mod common;
 mod curves;
 mod devices;
 mod epochs;

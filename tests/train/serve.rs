@@ -186,6 +186,36 @@ fn the_api_translates_as_infer_does_and_describes_the_model() {
         answer["translations"][1], answer["n_best"][1][0]["text"],
         "the best of each list is its translation"
     );
+
+    // A text of two sentences is translated sentence by sentence unless `split` is false, as
+    // `infer` does unless `--whole-lines`.
+    let text = "Seven. Forty thousand.";
+    let (status, answer) = post_json(&translate, &json!({"text": [text], "beam": 1}));
+    assert_eq!(status, 200, "{answer}");
+    let one_by_one = infer(run, 1, 1, &["Seven.", "Forty thousand."]).join(" ");
+    assert_eq!(strings(&answer["translations"]), [one_by_one]);
+    let (status, answer) = post_json(
+        &translate,
+        &json!({"text": [text], "beam": 1, "split": false}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let output = run_in(
+        run,
+        &[
+            "infer",
+            "--run",
+            path(run),
+            "--beam",
+            "1",
+            "--whole-lines",
+            text,
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        strings(&answer["translations"]),
+        [stdout(&output).trim_end()]
+    );
 }
 
 #[test]
