@@ -336,9 +336,10 @@ def measure_ct2(args, which, beam, batch, source, output):
 
 
 def ours_cmd(backend, binary, args, beam, batch, source, output):
+    # --whole-lines: CTranslate2 translates each line as one sentence, and so must we here.
     cmd = [binary, "infer", "--backend", backend, "--run", args.run, "--beam", str(beam),
            "--length-penalty", "0", "--no-repeat-ngram", "0", "--batch-size", str(batch),
-           "--input", source, "--output", output]
+           "--whole-lines", "--input", source, "--output", output]
     return cmd + (["--tag", args.tag] if args.tag else [])
 
 

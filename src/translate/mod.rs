@@ -374,11 +374,15 @@ impl Translator {
                 vec![line.trim()]
             };
             for sentence in sentences {
-                let mut ids = self
-                    .vocabularies
-                    .source
-                    .encode(&tag_source(self.tag.as_deref(), sentence))
-                    .with_context(|| format!("cannot tokenize {sentence:?}"))?;
+                // A blank sentence stays empty, tag or no tag: it translates to an empty one.
+                let mut ids = match sentence {
+                    "" => Vec::new(),
+                    _ => self
+                        .vocabularies
+                        .source
+                        .encode(&tag_source(self.tag.as_deref(), sentence))
+                        .with_context(|| format!("cannot tokenize {sentence:?}"))?,
+                };
                 if ids.len() > positions {
                     if sources.cut.last() != Some(&i) {
                         sources.cut.push(i);
