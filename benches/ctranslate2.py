@@ -275,8 +275,11 @@ def ct2_worker(args):
     translator = ctranslate2.Translator(
         args.model, device="cpu", compute_type=args.compute_type,
         inter_threads=inter, intra_threads=max(1, args.threads // inter))
-    # As `infer` does: shortest first, `batch` at a time, each batch decoding at most the limit
-    # of its longest source.
+    # As `infer` does: shortest first, `batch` at a time. `infer` gives each sentence its own
+    # output limit; CTranslate2 takes one a call, so each batch decodes to its longest source's
+    # and each translation is cut to its own source's limit after: for greedy search, what a
+    # limit of its own gives (beam search may differ where a hypothesis runs past it).
+    limit = [min(output_limit(len(t)), args.positions - 1) for t in tokens]
     order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
     outputs = [None] * len(tokens)
     started = time.perf_counter()
@@ -286,12 +289,12 @@ def ct2_worker(args):
         batch = [tokens[i] for i in rows]
         results = translator.translate_batch(
             batch, beam_size=args.beam, length_penalty=0.0,
-            max_decoding_length=min(output_limit(max(len(t) for t in batch)), args.positions - 1),
+            max_decoding_length=max(limit[i] for i in rows),
             min_decoding_length=0, max_input_length=0, asynchronous=inter > 1)
         submitted.append((rows, results))
     for rows, results in submitted:
         for row, result in zip(rows, results):
-            outputs[row] = (result.result() if inter > 1 else result).hypotheses[0]
+            outputs[row] = (result.result() if inter > 1 else result).hypotheses[0][:limit[row]]
     seconds = time.perf_counter() - started
     with open(args.output, "w", encoding="utf-8") as f:
         for hypothesis in outputs:

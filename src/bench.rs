@@ -204,9 +204,10 @@ pub fn measure_decoding(
     runs: Runs,
 ) -> DecodeFigures {
     let src = tokens(batch, LEN, device);
+    let limits = vec![NEW_TOKENS; batch];
     let rate = |decoding| {
         let seconds = median_seconds(runs.warmup, runs.decode, || {
-            let found = greedy(model, src.clone(), NEW_TOKENS, NEW_TOKENS, 0, decoding);
+            let found = greedy(model, src.clone(), NEW_TOKENS, &limits, 0, decoding);
             debug_assert!(found.iter().all(|h| h.tokens.len() == NEW_TOKENS));
         });
         (batch * NEW_TOKENS) as f64 / seconds

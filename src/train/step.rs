@@ -158,10 +158,22 @@ impl TrainingModel {
         batch: &TranslationBatch,
         references: Vec<Vec<u32>>,
     ) -> DecodedSample {
-        let [_, src_len] = batch.src.dims();
-        let max_tokens = output_limit(src_len).min(transformer.max_len() - 1);
         let src = batch.src.clone().slice(0..references.len());
-        let hypotheses = greedy(transformer, src, 0, max_tokens, 0, Decoding::Cached)
+        // Each sentence's own limit, from its length without padding, as `eval` gives it.
+        let lengths = src
+            .clone()
+            .not_equal_elem(PAD_ID as i64)
+            .int()
+            .sum_dim(1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("source lengths");
+        let max_tokens: Vec<usize> = lengths
+            .iter()
+            .map(|&len| output_limit(len as usize).min(transformer.max_len() - 1))
+            .collect();
+        let hypotheses = greedy(transformer, src, 0, &max_tokens, 0, Decoding::Cached)
             .into_iter()
             .map(|h| h.tokens)
             .collect();

@@ -235,7 +235,7 @@ fn default_tag(run: &RunDir) -> Option<String> {
 }
 
 /// The longest translation searched for a source of `len` tokens, unless `--max-len` or the
-/// positions say less: 1.5 × len + 10 (a batch takes its longest source's). Every reference of
+/// positions say less: 1.5 × len + 10, each sentence its own in any batch. Every reference of
 /// the news dev set fits (its target tokens are 1.07× the source's on average), and a model
 /// looping on text unlike its training stops there: with the positions alone, 10 of the
 /// 1,997 news sentences ran on to 150 tokens or more (`docs/recipe.md`).
@@ -501,15 +501,17 @@ impl Translator {
             return Ok(results);
         }
         let rows: Vec<Vec<u32>> = nonempty.iter().map(|&i| sources[i].clone()).collect();
-        let longest = rows.iter().map(Vec::len).max().unwrap_or(0);
-        let max_tokens = max_tokens.min(output_limit(longest));
+        let max_tokens: Vec<usize> = rows
+            .iter()
+            .map(|row| max_tokens.min(output_limit(row.len())))
+            .collect();
         let src = padded(&rows, &self.device);
         let found: Vec<Vec<Hypothesis>> = if settings.beam <= 1 {
             greedy(
                 &self.model,
                 src,
                 0,
-                max_tokens,
+                &max_tokens,
                 settings.no_repeat_ngram,
                 settings.decoding,
             )
@@ -521,10 +523,9 @@ impl Translator {
                 beam: settings.beam,
                 alpha: settings.alpha,
                 n_best: settings.n_best,
-                max_tokens,
                 no_repeat_ngram: settings.no_repeat_ngram,
             };
-            beam_search(&self.model, src, options, settings.decoding)
+            beam_search(&self.model, src, options, &max_tokens, settings.decoding)
         };
         for (&i, hypotheses) in nonempty.iter().zip(found) {
             let translations = hypotheses

@@ -211,24 +211,26 @@ pub fn repeating_tokens(tokens: &[u32], n: usize) -> Vec<u32> {
 }
 
 /// The most probable token at every step, for each sentence of `src` `[batch, src_len]`,
-/// until `</s>` or `max_tokens` tokens (the translation then ends unfinished); `</s>` is
-/// never chosen before `min_tokens` tokens (benchmarks decode a fixed number of tokens so),
-/// nor a token that repeats an `no_repeat_ngram`-gram ([`repeating_tokens`]; 0: any).
+/// until `</s>` or its `max_tokens[sentence]` tokens (the translation then ends unfinished):
+/// a sentence's limit is its own, whatever the batch; `</s>` is never chosen before
+/// `min_tokens` tokens (benchmarks decode a fixed number of tokens so), nor a token that
+/// repeats an `no_repeat_ngram`-gram ([`repeating_tokens`]; 0: any).
 pub fn greedy(
     model: &Transformer,
     src: Tensor<2, Int>,
     min_tokens: usize,
-    max_tokens: usize,
+    max_tokens: &[usize],
     no_repeat_ngram: usize,
     decoding: Decoding,
 ) -> Vec<Hypothesis> {
     let [batch, _] = src.dims();
+    assert_eq!(max_tokens.len(), batch, "a limit per sentence");
     let mut decoder = SearchState::new(model, src, 1, decoding);
     let mut hypotheses = vec![Hypothesis::empty(); batch];
     // The sentence of each row still decoding: a finished sentence leaves the batch.
     let mut live: Vec<usize> = (0..batch).collect();
     let mut next = vec![BOS_ID; batch];
-    for step in 0..max_tokens {
+    for step in 0..max_tokens.iter().copied().max().unwrap_or(0) {
         let banned: Vec<Vec<u32>> = live
             .iter()
             .map(|&sentence| repeating_tokens(&hypotheses[sentence].tokens, no_repeat_ngram))
@@ -265,12 +267,15 @@ pub fn greedy(
             });
         let mut kept = Vec::with_capacity(live.len());
         for (row, (token, log_prob)) in choices.enumerate() {
-            let hypothesis = &mut hypotheses[live[row]];
+            let sentence = live[row];
+            let hypothesis = &mut hypotheses[sentence];
             hypothesis.log_prob += log_prob as f64;
             if token != EOS_ID {
                 hypothesis.tokens.push(token);
                 next[row] = token;
-                kept.push(row);
+                if hypothesis.tokens.len() < max_tokens[sentence] {
+                    kept.push(row);
+                }
             }
         }
         if kept.is_empty() {
@@ -297,8 +302,6 @@ pub struct BeamOptions {
     pub alpha: f64,
     /// Hypotheses returned per sentence, best first (at most `beam`).
     pub n_best: usize,
-    /// Longest translation, in tokens (without `</s>`).
-    pub max_tokens: usize,
     /// No `n`-gram twice in a hypothesis ([`repeating_tokens`]); 0: no limit.
     pub no_repeat_ngram: usize,
 }
@@ -306,8 +309,9 @@ pub struct BeamOptions {
 /// Beam search: each sentence keeps its `beam` best prefixes; each step extends every prefix
 /// by its best tokens and keeps the `beam` best extensions by log-probability; an extension
 /// that ends with `</s>` is set aside as finished instead. A sentence is done when `n`
-/// hypotheses have finished and none still alive scores above the `n`-th of them, or at
-/// `max_tokens` tokens, where the hypotheses still alive end unfinished. When α = 0 `n` is
+/// hypotheses have finished and none still alive scores above the `n`-th of them, or at its
+/// `max_tokens[sentence]` tokens (its own, whatever the batch), where the hypotheses still
+/// alive end unfinished. When α = 0 `n` is
 /// `n_best`: extending a hypothesis only lowers its score, so those returned can no longer
 /// change. When α > 0 a longer hypothesis may still overtake them, and `n` is `beam`
 /// (Hugging Face's criterion). Returns the `n_best` finished hypotheses of each sentence by
@@ -316,9 +320,11 @@ pub fn beam_search(
     model: &Transformer,
     src: Tensor<2, Int>,
     options: BeamOptions,
+    max_tokens: &[usize],
     decoding: Decoding,
 ) -> Vec<Vec<Hypothesis>> {
     let [batch, _] = src.dims();
+    assert_eq!(max_tokens.len(), batch, "a limit per sentence");
     let k = options.beam.max(1);
     let n_best = options.n_best.clamp(1, k);
     let enough = if options.alpha == 0.0 { n_best } else { k };
@@ -332,7 +338,7 @@ pub fn beam_search(
     let mut next = vec![BOS_ID; batch * k];
     // The sentence of each group of K rows still searching: a sentence done leaves the batch.
     let mut live: Vec<usize> = (0..batch).collect();
-    for _ in 0..options.max_tokens {
+    for step in 0..max_tokens.iter().copied().max().unwrap_or(0) {
         let log_probs = host_f32(decoder.log_probs(&next, true));
         let vocab = log_probs.len() / (live.len() * k);
         let mut rows = Vec::with_capacity(live.len() * k);
@@ -367,6 +373,12 @@ pub fn beam_search(
         }
         alive = extended;
         let slots = |slot: &usize| slot * k..(slot + 1) * k;
+        // Out of room: a sentence's hypotheses still alive at its limit end here, unfinished.
+        for (slot, &sentence) in live.iter().enumerate() {
+            if step + 1 >= max_tokens[sentence] {
+                finished[sentence].extend(alive[slots(&slot)].iter_mut().filter_map(Option::take));
+            }
+        }
         let searching: Vec<usize> = (0..live.len())
             .filter(|slot| alive[slots(slot)].iter().any(Option::is_some))
             .collect();
@@ -382,12 +394,6 @@ pub fn beam_search(
         alive = kept.iter().map(|&i| alive[i].take()).collect();
         next = kept.iter().map(|&i| next[i]).collect();
         live = searching.iter().map(|&slot| live[slot]).collect();
-    }
-    // Out of room: the hypotheses still alive end here, unfinished.
-    for (row, hypothesis) in alive.into_iter().enumerate() {
-        if let Some(hypothesis) = hypothesis {
-            finished[live[row / k]].push(hypothesis);
-        }
     }
     finished
         .into_iter()

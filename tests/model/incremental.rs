@@ -95,8 +95,8 @@ fn each_cached_step_equals_the_full_decoder_on_the_prefix() {
 fn cached_and_recomputed_searches_agree() {
     for seed in 0..3 {
         let model = model(small_config(), seed);
-        let cached = greedy(&model, sources(), 0, 8, 0, Decoding::Cached);
-        let recomputed = greedy(&model, sources(), 0, 8, 0, Decoding::Recompute);
+        let cached = greedy(&model, sources(), 0, &[8; 2], 0, Decoding::Cached);
+        let recomputed = greedy(&model, sources(), 0, &[8; 2], 0, Decoding::Recompute);
         for (a, b) in cached.iter().zip(&recomputed) {
             assert_eq!(a.tokens, b.tokens, "seed {seed}");
             assert!((a.log_prob - b.log_prob).abs() < 1e-4, "seed {seed}");
@@ -105,11 +105,10 @@ fn cached_and_recomputed_searches_agree() {
             beam: 3,
             alpha: 0.6,
             n_best: 3,
-            max_tokens: 8,
             no_repeat_ngram: 0,
         };
-        let cached = beam_search(&model, sources(), options, Decoding::Cached);
-        let recomputed = beam_search(&model, sources(), options, Decoding::Recompute);
+        let cached = beam_search(&model, sources(), options, &[8; 2], Decoding::Cached);
+        let recomputed = beam_search(&model, sources(), options, &[8; 2], Decoding::Recompute);
         for (a, b) in cached.iter().flatten().zip(recomputed.iter().flatten()) {
             assert_eq!(a.tokens, b.tokens, "seed {seed}");
             assert!((a.score - b.score).abs() < 1e-4, "seed {seed}");
@@ -118,8 +117,9 @@ fn cached_and_recomputed_searches_agree() {
 }
 
 /// A sentence is searched the same in a batch as alone, though the batch drops a sentence's
-/// rows once it is finished: greedy and beam search, over sentences that end at different
-/// steps (checked to happen: the small target vocabulary makes `</s>` likely).
+/// rows once it is finished, and though each has a limit of its own: greedy and beam search,
+/// over sentences that end at different steps (checked to happen: the small target vocabulary
+/// makes `</s>` likely), some at their limit, below the batch's longest (checked too).
 #[test]
 fn a_sentence_searches_the_same_in_a_batch_as_alone() {
     let pad = PAD as i64;
@@ -137,21 +137,41 @@ fn a_sentence_searches_the_same_in_a_batch_as_alone() {
         beam: 3,
         alpha: 0.6,
         n_best: 3,
-        max_tokens: 12,
         no_repeat_ngram: 0,
     };
-    let mut ends_differ = false;
+    let limits = [12, 4, 9, 6];
+    let (mut ends_differ, mut at_own_limit) = (false, false);
     for seed in 0..24 {
         let model = model(small_config(), seed);
-        let together = greedy(&model, ids(&rows, &device()), 0, 12, 0, Decoding::Cached);
+        let together = greedy(
+            &model,
+            ids(&rows, &device()),
+            0,
+            &limits,
+            0,
+            Decoding::Cached,
+        );
         let lengths: Vec<usize> = together.iter().map(|h| h.tokens.len()).collect();
-        ends_differ |= lengths.iter().any(|&l| l < 12) && lengths.iter().any(|&l| l != lengths[0]);
-        let beams = beam_search(&model, ids(&rows, &device()), options, Decoding::Cached);
+        let ended = lengths
+            .iter()
+            .zip(&limits)
+            .any(|(length, limit)| length < limit);
+        ends_differ |= ended && lengths.iter().any(|&l| l != lengths[0]);
+        let beams = beam_search(
+            &model,
+            ids(&rows, &device()),
+            options,
+            &limits,
+            Decoding::Cached,
+        );
         for (i, row) in rows.iter().enumerate() {
-            let single = &greedy(&model, alone(row), 0, 12, 0, Decoding::Cached)[0];
+            assert!(lengths[i] <= limits[i], "seed {seed}, row {i}");
+            at_own_limit |= lengths[i] == limits[i] && limits[i] < 12;
+            let limit = [limits[i]];
+            let single = &greedy(&model, alone(row), 0, &limit, 0, Decoding::Cached)[0];
             assert_eq!(together[i].tokens, single.tokens, "seed {seed}, row {i}");
             assert!((together[i].log_prob - single.log_prob).abs() < 1e-4);
-            let single = &beam_search(&model, alone(row), options, Decoding::Cached)[0];
+            let single = &beam_search(&model, alone(row), options, &limit, Decoding::Cached)[0];
             assert_eq!(beams[i].len(), single.len(), "seed {seed}, row {i}");
             for (a, b) in beams[i].iter().zip(single) {
                 assert_eq!(a.tokens, b.tokens, "seed {seed}, row {i}");
@@ -163,6 +183,7 @@ fn a_sentence_searches_the_same_in_a_batch_as_alone() {
         ends_differ,
         "no batch had sentences ending at different steps"
     );
+    assert!(at_own_limit, "no sentence ran to a limit below the batch's");
 }
 
 /// A beam of one is greedy search.
@@ -170,15 +191,14 @@ fn a_sentence_searches_the_same_in_a_batch_as_alone() {
 fn a_beam_of_one_is_greedy_search() {
     for seed in 0..3 {
         let model = model(small_config(), seed);
-        let greedy = greedy(&model, sources(), 0, 10, 0, Decoding::Cached);
+        let greedy = greedy(&model, sources(), 0, &[10; 2], 0, Decoding::Cached);
         let options = BeamOptions {
             beam: 1,
             alpha: 0.0,
             n_best: 1,
-            max_tokens: 10,
             no_repeat_ngram: 0,
         };
-        let beam = beam_search(&model, sources(), options, Decoding::Cached);
+        let beam = beam_search(&model, sources(), options, &[10; 2], Decoding::Cached);
         for (g, b) in greedy.iter().zip(&beam) {
             assert_eq!(g.tokens, b[0].tokens, "seed {seed}");
             assert!((g.log_prob - b[0].log_prob).abs() < 1e-4, "seed {seed}");
@@ -196,13 +216,12 @@ fn stopping_at_the_first_best_finished_hypothesis_loses_nothing_when_alpha_is_ze
         beam: 4,
         alpha: 0.0,
         n_best,
-        max_tokens: 8,
         no_repeat_ngram: 0,
     };
     for seed in 0..8 {
         let model = model(small_config(), seed);
-        let first = beam_search(&model, sources(), options(1), Decoding::Cached);
-        let all = beam_search(&model, sources(), options(4), Decoding::Cached);
+        let first = beam_search(&model, sources(), options(1), &[8; 2], Decoding::Cached);
+        let all = beam_search(&model, sources(), options(4), &[8; 2], Decoding::Cached);
         for (row, (one, four)) in first.iter().zip(&all).enumerate() {
             assert_eq!(one.len(), 1, "seed {seed}, row {row}");
             assert_eq!(one[0].tokens, four[0].tokens, "seed {seed}, row {row}");
@@ -259,14 +278,13 @@ fn beam_search_finds_translations_greedy_misses() {
         beam: 4,
         alpha: 0.0,
         n_best: 4,
-        max_tokens: 6,
         no_repeat_ngram: 0,
     };
     let mut better = 0;
     for seed in 0..8 {
         let model = model(small_config(), seed);
-        let greedy = greedy(&model, sources(), 0, 6, 0, Decoding::Cached);
-        let beam = beam_search(&model, sources(), options, Decoding::Cached);
+        let greedy = greedy(&model, sources(), 0, &[6; 2], 0, Decoding::Cached);
+        let beam = beam_search(&model, sources(), options, &[6; 2], Decoding::Cached);
         for (row, (g, b)) in greedy.iter().zip(&beam).enumerate() {
             assert!(
                 b.windows(2).all(|w| w[0].score >= w[1].score),
@@ -312,25 +330,25 @@ fn no_ngram_is_repeated_when_told() {
         beam,
         alpha: 0.0,
         n_best: beam,
-        max_tokens: 12,
         no_repeat_ngram,
     };
     let mut repeated_without = 0;
     for seed in 0..6 {
         let model = model(small_config(), seed);
-        let free = greedy(&model, sources(), 0, 12, 0, Decoding::Cached);
-        let free_beams = beam_search(&model, sources(), beam(4, 0), Decoding::Cached);
+        let free = greedy(&model, sources(), 0, &[12; 2], 0, Decoding::Cached);
+        let free_beams = beam_search(&model, sources(), beam(4, 0), &[12; 2], Decoding::Cached);
         repeated_without += free
             .iter()
             .chain(free_beams.iter().flatten())
             .filter(|h| repeats(&h.tokens, 2))
             .count();
 
-        let found = greedy(&model, sources(), 0, 12, 2, Decoding::Cached);
-        let recomputed = greedy(&model, sources(), 0, 12, 2, Decoding::Recompute);
-        let one = beam_search(&model, sources(), beam(1, 2), Decoding::Cached);
-        let beams = beam_search(&model, sources(), beam(4, 2), Decoding::Cached);
-        let beams_recomputed = beam_search(&model, sources(), beam(4, 2), Decoding::Recompute);
+        let found = greedy(&model, sources(), 0, &[12; 2], 2, Decoding::Cached);
+        let recomputed = greedy(&model, sources(), 0, &[12; 2], 2, Decoding::Recompute);
+        let one = beam_search(&model, sources(), beam(1, 2), &[12; 2], Decoding::Cached);
+        let beams = beam_search(&model, sources(), beam(4, 2), &[12; 2], Decoding::Cached);
+        let beams_recomputed =
+            beam_search(&model, sources(), beam(4, 2), &[12; 2], Decoding::Recompute);
         for (row, hypothesis) in found.iter().enumerate() {
             assert!(!repeats(&hypothesis.tokens, 2), "seed {seed}, row {row}");
             assert_eq!(hypothesis.tokens, recomputed[row].tokens, "seed {seed}");

@@ -222,11 +222,10 @@ fn the_api_translates_as_infer_does_and_describes_the_model() {
 fn concurrent_requests_are_batched_and_each_gets_its_own_answer() {
     let run = small_run();
     let server = Server::start(run, &["--batch-window", "50"]);
-    // Sources of one length: a batch translates each sentence up to its longest source's
-    // output limit (`translate::output_limit`), so that this barely trained model, which runs
-    // to the limit, answers the same in whatever batch its request lands.
-    let sentences: Vec<String> = (0..24)
-        .map(|i| format!("{} hundred and {}", i % 9 + 1, i / 9 + 1))
+    // Sources of different lengths: this barely trained model runs to each one's output limit
+    // (`translate::output_limit`), which is its own in whatever batch its request lands.
+    let sentences: Vec<String> = (1..=24)
+        .map(|n| format!("{} hundred and {}", n % 9 + 1, n))
         .collect();
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let expected = infer(run, 2, 1, &refs);
