@@ -18,8 +18,10 @@ const SRC_LEN: usize = 24;
 const NEW_TOKENS: usize = 24;
 
 fn search(model: &Transformer, src: Tensor<2, Int>, beam: usize, decoding: Decoding) -> usize {
+    let [batch, _] = src.dims();
+    let limits = vec![NEW_TOKENS; batch];
     if beam == 1 {
-        return greedy(model, src, NEW_TOKENS, NEW_TOKENS, 0, decoding)
+        return greedy(model, src, NEW_TOKENS, &limits, 0, decoding)
             .iter()
             .map(|h| h.tokens.len())
             .sum();
@@ -28,10 +30,9 @@ fn search(model: &Transformer, src: Tensor<2, Int>, beam: usize, decoding: Decod
         beam,
         alpha: 0.6,
         n_best: 1,
-        max_tokens: NEW_TOKENS,
         no_repeat_ngram: 0,
     };
-    beam_search(model, src, options, decoding)
+    beam_search(model, src, options, &limits, decoding)
         .iter()
         .map(|n_best| n_best[0].tokens.len())
         .sum()
