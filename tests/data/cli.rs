@@ -50,6 +50,40 @@ fn every_bad_corpus_file_is_one_error_naming_it() {
     );
 }
 
+/// Every configuration the repository ships — `config/*.json` and the shipped model's — reads
+/// and validates, and the shared corpus files it names exist (a renamed corpus or a misspelt
+/// field in a recipe fails here, not hours into a run; `data/…` files are made by `data
+/// synthetic` or `data fetch`).
+#[test]
+fn every_shipped_configuration_loads_and_names_existing_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths: Vec<_> = std::fs::read_dir(root.join("config"))
+        .expect("config/")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.push(root.join("models/eng-por/config.json"));
+    assert!(paths.len() >= 9, "{paths:?}");
+    for path in paths {
+        let config =
+            transformer_mt::run::config::RunConfig::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let shared = config
+            .data
+            .files
+            .iter()
+            .chain(&config.data.valid)
+            .filter_map(|file| file.strip_prefix("../shared/data").ok());
+        for file in shared {
+            assert!(
+                super::common::shared_data().join(file).exists(),
+                "{}: ../shared/data/{} does not exist",
+                path.display(),
+                file.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn bad_configurations_name_the_file_and_the_field() {
     let dir = tempfile::tempdir().expect("temporary directory");
