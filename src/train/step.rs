@@ -158,11 +158,15 @@ impl TrainingModel {
         batch: &TranslationBatch,
         references: Vec<Vec<u32>>,
     ) -> DecodedSample {
-        let src = batch.src.clone().slice(0..references.len());
+        let rows = references.len();
+        let src = batch.src.clone().slice(0..rows);
         // Each sentence's own limit, from its length without padding, as `eval` gives it.
-        let lengths = src
+        let lengths = batch
+            .masks
+            .src
             .clone()
-            .not_equal_elem(PAD_ID as i64)
+            .slice(0..rows)
+            .bool_not()
             .int()
             .sum_dim(1)
             .into_data()

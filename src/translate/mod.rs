@@ -106,11 +106,7 @@ impl Sources {
                 let sentences: Vec<Vec<Translation>> =
                     translations.by_ref().take(line[1] - line[0]).collect();
                 match sentences.len() {
-                    0 => vec![Translation {
-                        text: String::new(),
-                        score: 0.0,
-                        tokens: Vec::new(),
-                    }],
+                    0 => vec![Translation::default()],
                     1 => sentences.into_iter().next().unwrap_or_default(),
                     _ => {
                         let n = sentences.iter().map(Vec::len).min().unwrap_or(0);
@@ -209,8 +205,8 @@ impl CutLines {
     }
 }
 
-/// One translation of a sentence.
-#[derive(Clone, Debug, PartialEq)]
+/// One translation of a sentence; the default is the empty one, of an empty sentence.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Translation {
     /// The detokenised text.
     pub text: String,
@@ -488,14 +484,7 @@ impl Translator {
             chunk.iter().partition(|&&i| sources[i].is_empty());
         let mut results: Vec<(usize, Vec<Translation>)> = empty
             .into_iter()
-            .map(|i| {
-                let translation = Translation {
-                    text: String::new(),
-                    score: 0.0,
-                    tokens: Vec::new(),
-                };
-                (i, vec![translation])
-            })
+            .map(|i| (i, vec![Translation::default()]))
             .collect();
         if nonempty.is_empty() {
             return Ok(results);
