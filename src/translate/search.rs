@@ -64,19 +64,16 @@ struct SearchState<'a> {
 }
 
 impl<'a> SearchState<'a> {
-    /// Encodes `src` `[batch, src_len]` and repeats each sentence's encoder output `copies`
-    /// times, once per hypothesis (the repeat happens once, not per step).
-    fn new(model: &'a Transformer, src: Tensor<2, Int>, copies: usize, decoding: Decoding) -> Self {
+    /// Encodes `src` `[batch, src_len]`, one row per sentence; a beam search then repeats
+    /// each sentence's rows with [`keep`](Self::keep) once its first step has given the
+    /// sentence `K` hypotheses, so that the encoder and the encoder–decoder keys and values
+    /// are computed once per sentence, not once per hypothesis.
+    fn new(model: &'a Transformer, src: Tensor<2, Int>, decoding: Decoding) -> Self {
         let device = src.device();
         let [batch, _] = src.dims();
-        let rows: Vec<i64> = (0..batch as i64)
-            .flat_map(|b| std::iter::repeat_n(b, copies))
-            .collect();
-        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch * copies]), &device);
-        let src = src.select(0, rows);
         let masks = PaddingMasks::from_tokens(
             src.clone(),
-            Tensor::<2, Int>::full([batch * copies, 1], BOS_ID as i64, &device),
+            Tensor::<2, Int>::full([batch, 1], BOS_ID as i64, &device),
             PAD_ID as usize,
         );
         let memory = model.encode(src, &masks).memory;
@@ -86,7 +83,7 @@ impl<'a> SearchState<'a> {
             memory,
             memory_mask: masks.src_attention(),
             src_padding: masks.src,
-            prefixes: vec![Vec::new(); batch * copies],
+            prefixes: vec![Vec::new(); batch],
             excluded: [None, None],
         }
     }
@@ -135,7 +132,8 @@ impl<'a> SearchState<'a> {
     }
 
     /// Keeps only the rows `rows` of the batch, in that order, whichever sentences they
-    /// belong to: the encoder output and its padding go with them.
+    /// belong to, a row as many times as it is named: the encoder output and its padding go
+    /// with them.
     fn keep(&mut self, rows: &[usize]) {
         let indices: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
         let indices = ids(&indices, &self.memory.device());
@@ -225,7 +223,7 @@ pub fn greedy(
 ) -> Vec<Hypothesis> {
     let [batch, _] = src.dims();
     assert_eq!(max_tokens.len(), batch, "a limit per sentence");
-    let mut decoder = SearchState::new(model, src, 1, decoding);
+    let mut decoder = SearchState::new(model, src, decoding);
     let mut hypotheses = vec![Hypothesis::empty(); batch];
     // The sentence of each row still decoding: a finished sentence leaves the batch.
     let mut live: Vec<usize> = (0..batch).collect();
@@ -328,49 +326,47 @@ pub fn beam_search(
     let k = options.beam.max(1);
     let n_best = options.n_best.clamp(1, k);
     let enough = if options.alpha == 0.0 { n_best } else { k };
-    let mut decoder = SearchState::new(model, src, k, decoding);
-    // Row b·K + i holds hypothesis i of sentence b; at the start only i = 0 is alive, so
-    // the first step does not pick K copies of the same token.
-    let mut alive: Vec<Option<Hypothesis>> = (0..batch * k)
-        .map(|row| (row % k == 0).then(Hypothesis::empty))
-        .collect();
+    let mut decoder = SearchState::new(model, src, decoding);
+    // The decoder's rows per sentence: one before the first step (its only hypothesis is the
+    // empty one), `K` after it. Row b·width + i holds hypothesis i of sentence b.
+    let mut width = 1;
+    let mut alive: Vec<Option<Hypothesis>> = vec![Some(Hypothesis::empty()); batch];
     let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
-    let mut next = vec![BOS_ID; batch * k];
-    // The sentence of each group of K rows still searching: a sentence done leaves the batch.
+    let mut next = vec![BOS_ID; batch];
+    // The sentence of each group of rows still searching: a sentence done leaves the batch.
     let mut live: Vec<usize> = (0..batch).collect();
     for step in 0..max_tokens.iter().copied().max().unwrap_or(0) {
         let log_probs = host_f32(decoder.log_probs(&next, true));
-        let vocab = log_probs.len() / (live.len() * k);
+        let vocab = log_probs.len() / (live.len() * width);
+        // From here on, `K` rows per sentence: the decoder's row each extends, its token and
+        // its hypothesis (none where the sentence keeps fewer than `K`: such a row reads row
+        // `first`, and whatever it decodes is ignored).
         let mut rows = Vec::with_capacity(live.len() * k);
         let mut extended: Vec<Option<Hypothesis>> = Vec::with_capacity(live.len() * k);
+        let mut tokens = Vec::with_capacity(live.len() * k);
         for (slot, &sentence) in live.iter().enumerate() {
-            let first = slot * k;
+            let first = slot * width;
             let beam = Beam {
-                alive: &alive[first..first + k],
-                log_probs: &log_probs[first * vocab..(first + k) * vocab],
+                alive: &alive[first..first + width],
+                log_probs: &log_probs[first * vocab..(first + width) * vocab],
                 first,
+                beam: k,
                 alpha: options.alpha,
                 enough,
                 no_repeat_ngram: options.no_repeat_ngram,
             };
-            let kept = beam.extend(&mut finished[sentence]);
-            // Every slot of the sentence gets a kept hypothesis or none (a dead row that
-            // reads row `first`, whatever it decodes being ignored).
-            let mut kept = kept.into_iter();
-            for next_token in &mut next[first..first + k] {
-                match kept.next() {
-                    Some((row, token, hypothesis)) => {
-                        rows.push(row);
-                        *next_token = token;
-                        extended.push(Some(hypothesis));
-                    }
-                    None => {
-                        rows.push(first);
-                        extended.push(None);
-                    }
-                }
+            let mut kept = beam.extend(&mut finished[sentence]).into_iter();
+            for _ in 0..k {
+                let (row, token, hypothesis) = match kept.next() {
+                    Some((row, token, hypothesis)) => (row, token, Some(hypothesis)),
+                    None => (first, EOS_ID, None),
+                };
+                rows.push(row);
+                tokens.push(token);
+                extended.push(hypothesis);
             }
         }
+        next = tokens;
         alive = extended;
         let slots = |slot: &usize| slot * k..(slot + 1) * k;
         // Out of room: a sentence's hypotheses still alive at its limit end here, unfinished.
@@ -386,7 +382,12 @@ pub fn beam_search(
             break;
         }
         if searching.len() == live.len() {
-            decoder.reorder(&rows);
+            if width == k {
+                decoder.reorder(&rows);
+            } else {
+                decoder.keep(&rows);
+                width = k;
+            }
             continue;
         }
         let kept: Vec<usize> = searching.iter().flat_map(slots).collect();
@@ -394,6 +395,7 @@ pub fn beam_search(
         alive = kept.iter().map(|&i| alive[i].take()).collect();
         next = kept.iter().map(|&i| next[i]).collect();
         live = searching.iter().map(|&slot| live[slot]).collect();
+        width = k;
     }
     finished
         .into_iter()
@@ -405,15 +407,17 @@ pub fn beam_search(
         .collect()
 }
 
-/// One sentence's beam at one step: its `K` rows, alive or not, and their next-token
-/// log-probabilities.
+/// One sentence's beam at one step: its rows, alive or not (`K` of them, or one before the
+/// first step), and their next-token log-probabilities.
 pub struct Beam<'a> {
-    /// The `K` hypotheses, `None` where a row holds none.
+    /// The hypotheses, `None` where a row holds none.
     pub alive: &'a [Option<Hypothesis>],
-    /// `[K, vocab]`, row after row.
+    /// `[rows, vocab]`, row after row.
     pub log_probs: &'a [f32],
     /// The batch row of the beam's first hypothesis.
     pub first: usize,
+    /// `K`, the extensions kept.
+    pub beam: usize,
     /// α of the [`length_penalty`].
     pub alpha: f64,
     /// Finished hypotheses that end the search when nothing alive scores above them.
@@ -429,9 +433,11 @@ impl Beam<'_> {
     /// Keeps none once `done` holds `enough` and no kept extension scores above the
     /// `enough`-th.
     pub fn extend(&self, done: &mut Vec<Hypothesis>) -> Vec<(usize, u32, Hypothesis)> {
-        let k = self.alive.len();
+        let k = self.beam;
         let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
-        let rows = self.log_probs.chunks_exact(self.log_probs.len() / k);
+        let rows = self
+            .log_probs
+            .chunks_exact(self.log_probs.len() / self.alive.len());
         for (i, (hypothesis, row)) in self.alive.iter().zip(rows).enumerate() {
             if let Some(hypothesis) = hypothesis {
                 let banned = repeating_tokens(&hypothesis.tokens, self.no_repeat_ngram);
