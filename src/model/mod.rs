@@ -41,4 +41,6 @@ pub use bert::{Bert, BertConfig};
 pub use embedding::LabelLogits;
 pub use gpt::{Gpt, GptCache, GptConfig};
 pub use mask::{AttentionMask, PaddingMasks};
-pub use transformer::{AttentionWeights, ConfigError, Transformer, TransformerConfig};
+pub use transformer::{
+    AttentionWeights, ConfigError, DecodingState, Transformer, TransformerConfig,
+};

@@ -172,6 +172,27 @@ pub struct AttentionWeights {
     pub decoder_cross: Vec<Tensor<4>>,
 }
 
+/// What incremental decoding keeps between steps ([`Transformer::decode_step`]).
+#[derive(Clone, Debug)]
+pub struct DecodingState {
+    /// The decoder's keys and values.
+    pub cache: DecoderCache,
+    /// The generator as `h·W + b`: `W` `[d_model, tgt_vocab_size]` and `b`.
+    generator: (Tensor<2>, Option<Tensor<1>>),
+}
+
+impl DecodingState {
+    /// Keeps the hypotheses `rows` of the batch, in that order ([`DecoderCache::reorder`]).
+    pub fn reorder(&mut self, rows: Tensor<1, Int>) {
+        self.cache.reorder(rows);
+    }
+
+    /// Keeps only the rows `rows` of the batch, in that order ([`DecoderCache::keep`]).
+    pub fn keep(&mut self, rows: Tensor<1, Int>) {
+        self.cache.keep(rows);
+    }
+}
+
 /// The Transformer: embeddings and positional encoding, encoder, decoder, and the generator
 /// that turns the decoder's last hidden states into next-token logits.
 #[derive(Module, Debug)]
@@ -248,11 +269,29 @@ impl Transformer {
             .forward(x, memory, Some(&self_mask), Some(&masks.src_attention()))
     }
 
-    /// The cache of incremental decoding against the encoder output `memory`
+    /// The state of incremental decoding against the encoder output `memory`
     /// `[batch, src_len, d_model]`: the encoder–decoder keys and values of every layer,
-    /// computed once, and no target position yet.
-    pub fn start_decoding(&self, memory: Tensor<3>) -> DecoderCache {
-        self.decoder.start(memory)
+    /// computed once, no target position yet, and the generator laid out for one position.
+    pub fn start_decoding(&self, memory: Tensor<3>) -> DecodingState {
+        let (weight, bias) = match &self.generator {
+            Some(linear) => (
+                linear.weight.val(),
+                linear.bias.as_ref().map(|bias| bias.val()),
+            ),
+            // `Eᵀ` stored in its own order. As a transposed view of the table, the matrix
+            // product would copy it into the order its kernel reads at every step (the whole
+            // `vocab × d_model` table, the largest matrix of a step); a search copies it once.
+            None => {
+                let table = self.src_embedding.table.weight.val();
+                let [vocab, d_model] = table.dims();
+                let stored = table.transpose().reshape([d_model * vocab]);
+                (stored.reshape([d_model, vocab]), None)
+            }
+        };
+        DecodingState {
+            cache: self.decoder.start(memory),
+            generator: (weight, bias),
+        }
     }
 
     /// Next-token logits `[batch, tgt_vocab_size]` after `tokens` `[batch]`, the tokens at the
@@ -262,17 +301,22 @@ impl Transformer {
     pub fn decode_step(
         &self,
         tokens: Tensor<1, Int>,
-        cache: &mut DecoderCache,
+        state: &mut DecodingState,
         memory_mask: &AttentionMask,
     ) -> Tensor<2> {
         let [batch] = tokens.dims();
         let x = self.positional_encoding.forward_from(
             self.tgt_embedding().forward(tokens.reshape([batch, 1])),
-            cache.len,
+            state.cache.len,
         );
-        let logits = self.generate(self.decoder.step(x, cache, Some(memory_mask)));
-        let [_, _, vocab] = logits.dims();
-        logits.reshape([batch, vocab])
+        let hidden = self.decoder.step(x, &mut state.cache, Some(memory_mask));
+        let [_, _, d_model] = hidden.dims();
+        let (weight, bias) = &state.generator;
+        let logits = hidden.reshape([batch, d_model]).matmul(weight.clone());
+        match bias {
+            Some(bias) => logits + bias.clone().unsqueeze(),
+            None => logits,
+        }
     }
 
     /// The generator: logits `[batch, len, tgt_vocab_size]` from decoder states

@@ -9,8 +9,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
-use crate::model::decoder::DecoderCache;
-use crate::model::{AttentionMask, PaddingMasks, Transformer};
+use crate::model::{AttentionMask, DecodingState, PaddingMasks, Transformer};
 
 /// How the decoder computes each step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +55,7 @@ struct SearchState<'a> {
     memory_mask: AttentionMask,
     src_padding: Tensor<2, burn::tensor::Bool>,
     /// The cache of [`Decoding::Cached`].
-    cache: Option<DecoderCache>,
+    cache: Option<DecodingState>,
     /// Every row's tokens so far, `<s>` first, for [`Decoding::Recompute`].
     prefixes: Vec<Vec<u32>>,
     /// [`excluded_tokens`] `[1, vocab]` without and with `</s>` allowed, made at first use.

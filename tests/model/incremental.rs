@@ -85,7 +85,7 @@ fn each_cached_step_equals_the_full_decoder_on_the_prefix() {
                 "step {t}: cached and full logits differ by {diff}"
             );
         }
-        assert_eq!(cache.len, 6);
+        assert_eq!(cache.cache.len, 6);
     }
 }
 
