@@ -380,20 +380,18 @@ pub fn beam_search(
         if searching.is_empty() {
             break;
         }
-        if searching.len() == live.len() {
-            if width == k {
-                decoder.reorder(&rows);
-            } else {
-                decoder.keep(&rows);
-                width = k;
-            }
-            continue;
+        if searching.len() < live.len() {
+            let kept: Vec<usize> = searching.iter().flat_map(slots).collect();
+            decoder.keep(&kept.iter().map(|&i| rows[i]).collect::<Vec<_>>());
+            alive = kept.iter().map(|&i| alive[i].take()).collect();
+            next = kept.iter().map(|&i| next[i]).collect();
+            live = searching.iter().map(|&slot| live[slot]).collect();
+        } else if width == k {
+            decoder.reorder(&rows);
+        } else {
+            // The first step: each sentence's one row becomes its `K`.
+            decoder.keep(&rows);
         }
-        let kept: Vec<usize> = searching.iter().flat_map(slots).collect();
-        decoder.keep(&kept.iter().map(|&i| rows[i]).collect::<Vec<_>>());
-        alive = kept.iter().map(|&i| alive[i].take()).collect();
-        next = kept.iter().map(|&i| next[i]).collect();
-        live = searching.iter().map(|&slot| live[slot]).collect();
         width = k;
     }
     finished
