@@ -86,9 +86,10 @@ pub fn serve(options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> anyho
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
             .with_context(|| format!("{}: cannot listen", options.addr))?;
+        let stop = shutdown_signal()?;
         ready(listener.local_addr()?);
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(stop)
             .await
             .context("the server failed")
     })
@@ -128,27 +129,29 @@ fn describe(run: &RunDir, translator: &Translator, backend: Backend) -> anyhow::
     }))
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from the call on, and resolves on the first to
+/// come. The handlers are installed here, before the address is announced, not when the
+/// future is first polled: until then a signal has its default action, which kills the
+/// process and the requests in flight with it.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            () = terminate => {}
-        }
+            tracing::info!("shutting down: finishing the requests in flight");
+        })
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutting down: finishing the requests in flight");
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing the requests in flight");
+    })
 }
 
 /// The number of sentences a request carried, for the request log.
