@@ -421,12 +421,20 @@ impl Translator {
             }
             return Ok(results);
         }
+        // libtorch gives each new thread the intra-op count last set, and its workers set 1.
+        #[cfg(feature = "tch")]
+        let libtorch_threads = tch::get_num_threads();
         let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::scope(|scope| {
+        let translated = std::thread::scope(|scope| {
             for worker in 0..workers {
                 let sender = sender.clone();
                 let chunks = &chunks;
                 scope.spawn(move || {
+                    // OpenMP's team size belongs to the calling thread: one per worker.
+                    #[cfg(feature = "tch")]
+                    if self.backend == Backend::Tch {
+                        tch::set_num_threads(1);
+                    }
                     let pool = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
                         Ok(pool) => pool,
                         Err(e) => {
@@ -454,21 +462,26 @@ impl Translator {
                 progress(len);
             }
             Ok(results)
-        })
+        });
+        #[cfg(feature = "tch")]
+        tch::set_num_threads(libtorch_threads);
+        translated
     }
 
-    /// How many threads translate side by side, each its own batches: on flex, one a thread,
-    /// each running every operation on a rayon pool of one thread; else one, each operation on
-    /// all threads. A decoding step's operations are too small for a second thread to pay
-    /// inside them, at batch 1 and at batch 32 alike, and flex runs its elementwise work on one
-    /// thread anyway (`BENCHMARKS.md`: greedy at batch 32, 63 sentences/s on two threads
-    /// inside each operation against 116 with a batch a thread), so the threads take a batch
-    /// each instead; the price is one batch's memory per thread.
+    /// How many threads translate side by side, each its own batches: on flex and on libtorch
+    /// on the CPU, one a thread, each running every operation on one thread (a rayon pool of
+    /// one, an OpenMP team of one); else one, each operation on all threads. A decoding step's
+    /// operations are too small for a second thread to pay inside them, at batch 1 and at
+    /// batch 32 alike, and flex runs its elementwise work on one thread anyway
+    /// (`BENCHMARKS.md`: greedy at batch 32 on flex, 63 sentences/s on two threads inside each
+    /// operation against 116 with a batch a thread; on tch 1.4× at beam 4, 1.65× greedy), so
+    /// the threads take a batch each instead; the price is one batch's memory per thread.
     fn batch_workers(&self, batches: usize) -> usize {
-        if self.backend != Backend::Flex {
-            return 1;
-        }
-        rayon::current_num_threads().min(batches).max(1)
+        let threads = match self.backend {
+            Backend::Flex | Backend::Tch => self.backend.cpu_threads().unwrap_or(1),
+            Backend::Wgpu | Backend::Ndarray => 1,
+        };
+        threads.min(batches).max(1)
     }
 
     /// The translations of the sentences `chunk` (indices into `sources`), decoded as one
