@@ -31,6 +31,7 @@ fn search(model: &Transformer, src: Tensor<2, Int>, beam: usize, decoding: Decod
         alpha: 0.6,
         n_best: 1,
         no_repeat_ngram: 0,
+        normalise_on_host: false,
     };
     beam_search(model, src, options, &limits, decoding)
         .iter()

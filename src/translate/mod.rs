@@ -526,6 +526,7 @@ impl Translator {
                 alpha: settings.alpha,
                 n_best: settings.n_best,
                 no_repeat_ngram: settings.no_repeat_ngram,
+                normalise_on_host: matches!(self.backend, Backend::Flex | Backend::Ndarray),
             };
             beam_search(&self.model, src, options, &max_tokens, settings.decoding)
         };

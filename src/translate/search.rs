@@ -91,8 +91,18 @@ impl<'a> SearchState<'a> {
     /// token, on the device; the tokens a translation never contains (padding, a second
     /// `<s>`, and `</s>` unless `may_end`) at −∞.
     fn log_probs(&mut self, tokens: &[u32], may_end: bool) -> Tensor<2> {
+        let logits = self.logits(tokens);
+        let [_, vocab] = logits.dims();
+        let excluded = self.excluded[usize::from(may_end)]
+            .get_or_insert_with(|| excluded_tokens(vocab, may_end, &logits.device()))
+            .clone();
+        log_softmax(logits, 1) + excluded
+    }
+
+    /// The generator's logits `[rows, vocab]` for the next token after `tokens`.
+    fn logits(&mut self, tokens: &[u32]) -> Tensor<2> {
         let device = self.memory.device();
-        let logits = match &mut self.cache {
+        match &mut self.cache {
             Some(cache) => self
                 .model
                 .decode_step(ids(tokens, &device), cache, &self.memory_mask),
@@ -122,12 +132,7 @@ impl<'a> SearchState<'a> {
                     .slice([0..rows, len - 1..len, 0..vocab])
                     .reshape([rows, vocab])
             }
-        };
-        let [_, vocab] = logits.dims();
-        let excluded = self.excluded[usize::from(may_end)]
-            .get_or_insert_with(|| excluded_tokens(vocab, may_end, &device))
-            .clone();
-        log_softmax(logits, 1) + excluded
+        }
     }
 
     /// Keeps only the rows `rows` of the batch, in that order, whichever sentences they
@@ -173,6 +178,91 @@ fn excluded_tokens(vocab: usize, may_end: bool, device: &burn::tensor::Device) -
         values[EOS_ID as usize] = f32::NEG_INFINITY;
     }
     Tensor::from_data(TensorData::new(values, [1, vocab]), device)
+}
+
+/// Turns each row of `logits` (`vocab` values each) into log-probabilities in place:
+/// `log p_i = x_i − (m + ln Σ_j e^{x_j − m})`, `m` the row's maximum so that no exponential
+/// overflows; then the tokens `excluded` are set to −∞ (they count in the normaliser, as in
+/// the model's softmax, but no translation takes them).
+pub fn log_softmax_rows(logits: &mut [f32], vocab: usize, excluded: &[u32]) {
+    for row in logits.chunks_exact_mut(vocab) {
+        let max = lanes(row, f32::NEG_INFINITY, f32::max)
+            .into_iter()
+            .fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = sum_exp(row, max).into_iter().map(f64::from).sum();
+        let normaliser = max + sum.ln() as f32;
+        for x in row.iter_mut() {
+            *x -= normaliser;
+        }
+        for &token in excluded {
+            row[token as usize] = f32::NEG_INFINITY;
+        }
+    }
+}
+
+/// Sixteen running values over `values`, lane `l` folding `values[16·i + l]` by `fold`:
+/// independent lanes, which the compiler keeps in vector registers.
+#[inline(always)]
+fn lanes(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32; 16] {
+    let mut acc = [start; 16];
+    let chunks = values.chunks_exact(16);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (a, &x) in acc.iter_mut().zip(chunk) {
+            *a = fold(*a, x);
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(rest) {
+        *a = fold(*a, x);
+    }
+    acc
+}
+
+/// `Σ e^{x − max}` over `values`, in sixteen lanes: with AVX2 and FMA where the processor
+/// has them (checked at run time: the build targets any x86-64).
+fn sum_exp(values: &[f32], max: f32) -> [f32; 16] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has the features the function is compiled for.
+        return unsafe { sum_exp_avx2(values, max) };
+    }
+    sum_exp_lanes(values, max)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn sum_exp_avx2(values: &[f32], max: f32) -> [f32; 16] {
+    sum_exp_lanes(values, max)
+}
+
+#[inline(always)]
+fn sum_exp_lanes(values: &[f32], max: f32) -> [f32; 16] {
+    lanes(values, 0.0, |sum, x| sum + exp_nonpositive(x - max))
+}
+
+/// `e^x` for `x ≤ 0` without a library call, so that a loop of them vectorises: Cephes'
+/// `expf`. `e^x = 2^n · e^r` with `n = round(x / ln 2)` and `r = x − n·ln 2` in
+/// `[−ln 2 / 2, ln 2 / 2]` (`ln 2` in two parts, so that `n·ln 2` loses nothing), `e^r` by
+/// a polynomial of degree 7; `e^{−87}` below `−87`, where `2^n` would leave the normal
+/// floats (a term of a sum of which the largest is 1).
+#[inline(always)]
+pub fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+    // 1.5 · 2²³: adding and subtracting it rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.max(-87.0);
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HIGH - n * LN2_LOW;
+    let p = 1.987_569_2e-4;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let e_r = p * r * r + r + 1.0;
+    e_r * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
 /// The values of a tensor as `f32`s, on the host.
@@ -301,6 +391,11 @@ pub struct BeamOptions {
     pub n_best: usize,
     /// No `n`-gram twice in a hypothesis ([`repeating_tokens`]); 0: no limit.
     pub no_repeat_ngram: usize,
+    /// Each step's log-softmax on the host ([`log_softmax_rows`]) instead of on the device:
+    /// the beam brings the whole distribution back either way, and a backend whose own
+    /// `exp` is scalar (flex, ndarray) normalises slower than the host's vectorised one
+    /// (`BENCHMARKS.md`), while libtorch's is faster.
+    pub normalise_on_host: bool,
 }
 
 /// Beam search: each sentence keeps its `beam` best prefixes; each step extends every prefix
@@ -335,7 +430,14 @@ pub fn beam_search(
     // The sentence of each group of rows still searching: a sentence done leaves the batch.
     let mut live: Vec<usize> = (0..batch).collect();
     for step in 0..max_tokens.iter().copied().max().unwrap_or(0) {
-        let log_probs = host_f32(decoder.log_probs(&next, true));
+        let log_probs = if options.normalise_on_host {
+            let mut logits = host_f32(decoder.logits(&next));
+            let vocab = logits.len() / (live.len() * width);
+            log_softmax_rows(&mut logits, vocab, &[PAD_ID, BOS_ID]);
+            logits
+        } else {
+            host_f32(decoder.log_probs(&next, true))
+        };
         let vocab = log_probs.len() / (live.len() * width);
         // From here on, `K` rows per sentence: the decoder's row each extends, its token and
         // its hypothesis (none where the sentence keeps fewer than `K`: such a row reads row

@@ -106,12 +106,26 @@ fn cached_and_recomputed_searches_agree() {
             alpha: 0.6,
             n_best: 3,
             no_repeat_ngram: 0,
+            normalise_on_host: false,
         };
         let cached = beam_search(&model, sources(), options, &[8; 2], Decoding::Cached);
         let recomputed = beam_search(&model, sources(), options, &[8; 2], Decoding::Recompute);
         for (a, b) in cached.iter().flatten().zip(recomputed.iter().flatten()) {
             assert_eq!(a.tokens, b.tokens, "seed {seed}");
             assert!((a.score - b.score).abs() < 1e-4, "seed {seed}");
+        }
+        let on_host = BeamOptions {
+            normalise_on_host: true,
+            ..options
+        };
+        let host = beam_search(&model, sources(), on_host, &[8; 2], Decoding::Cached);
+        assert_eq!(host.len(), cached.len());
+        for (a, b) in cached.iter().flatten().zip(host.iter().flatten()) {
+            assert_eq!(a.tokens, b.tokens, "seed {seed}, normalised on the host");
+            assert!(
+                (a.score - b.score).abs() < 1e-5,
+                "seed {seed}, normalised on the host"
+            );
         }
     }
 }
@@ -138,6 +152,7 @@ fn a_sentence_searches_the_same_in_a_batch_as_alone() {
         alpha: 0.6,
         n_best: 3,
         no_repeat_ngram: 0,
+        normalise_on_host: false,
     };
     let limits = [12, 4, 9, 6];
     let (mut ends_differ, mut at_own_limit) = (false, false);
@@ -197,6 +212,7 @@ fn a_beam_of_one_is_greedy_search() {
             alpha: 0.0,
             n_best: 1,
             no_repeat_ngram: 0,
+            normalise_on_host: false,
         };
         let beam = beam_search(&model, sources(), options, &[10; 2], Decoding::Cached);
         for (g, b) in greedy.iter().zip(&beam) {
@@ -217,6 +233,7 @@ fn stopping_at_the_first_best_finished_hypothesis_loses_nothing_when_alpha_is_ze
         alpha: 0.0,
         n_best,
         no_repeat_ngram: 0,
+        normalise_on_host: false,
     };
     for seed in 0..8 {
         let model = model(small_config(), seed);
@@ -279,6 +296,7 @@ fn beam_search_finds_translations_greedy_misses() {
         alpha: 0.0,
         n_best: 4,
         no_repeat_ngram: 0,
+        normalise_on_host: false,
     };
     let mut better = 0;
     for seed in 0..8 {
@@ -331,6 +349,7 @@ fn no_ngram_is_repeated_when_told() {
         alpha: 0.0,
         n_best: beam,
         no_repeat_ngram,
+        normalise_on_host: false,
     };
     let mut repeated_without = 0;
     for seed in 0..6 {
