@@ -161,11 +161,20 @@ impl KeyValue {
         }
     }
 
-    /// The batch rows `rows`, in that order (beam search reorders its hypotheses).
+    /// The batch rows `rows`, in that order (beam search reorders its hypotheses). Each is
+    /// taken as one row of a `[batch, heads · len · d_k]` view, which flex copies whole into
+    /// a new buffer (selecting from the 4-D tensor, it first fills the buffer with zeros).
     pub fn select(self, rows: Tensor<1, Int>) -> KeyValue {
+        let [kept] = rows.dims();
+        let pick = |x: Tensor<4>| {
+            let [batch, heads, len, d_k] = x.dims();
+            x.reshape([batch, heads * len * d_k])
+                .select(0, rows.clone())
+                .reshape([kept, heads, len, d_k])
+        };
         KeyValue {
-            key: self.key.select(0, rows.clone()),
-            value: self.value.select(0, rows),
+            key: pick(self.key),
+            value: pick(self.value),
         }
     }
 
