@@ -10,6 +10,7 @@ pub mod search;
 pub mod segment;
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, anyhow, bail};
 use burn::tensor::Device;
@@ -392,8 +393,9 @@ impl Translator {
         Ok(sources)
     }
 
-    /// Translates encoded sentences: `settings.batch_size` at a time, shortest first so that
-    /// a batch holds sentences of similar length, each result back in input order. An empty
+    /// Translates encoded sentences: `settings.batch_size` at a time, batched shortest first
+    /// so that a batch holds sentences of similar length (on several threads the longest
+    /// batch is translated first), each result back in input order. An empty
     /// sentence translates to an empty one. `progress` hears of each batch done.
     pub fn translate(
         &self,
@@ -424,11 +426,15 @@ impl Translator {
         // libtorch gives each new thread the intra-op count last set, and its workers set 1.
         #[cfg(feature = "tch")]
         let libtorch_threads = tch::get_num_threads();
+        // Each thread takes the next batch as it becomes free, the longest first, so that no
+        // thread is left with a long batch while the other has finished.
+        let longest_first: Vec<&[usize]> = chunks.iter().rev().copied().collect();
+        let taken = AtomicUsize::new(0);
         let (sender, receiver) = std::sync::mpsc::channel();
         let translated = std::thread::scope(|scope| {
-            for worker in 0..workers {
+            for _ in 0..workers {
                 let sender = sender.clone();
-                let chunks = &chunks;
+                let (longest_first, taken) = (&longest_first, &taken);
                 scope.spawn(move || {
                     // OpenMP's team size belongs to the calling thread: one per worker.
                     #[cfg(feature = "tch")]
@@ -443,7 +449,9 @@ impl Translator {
                         }
                     };
                     pool.install(|| {
-                        for chunk in chunks.iter().skip(worker).step_by(workers) {
+                        while let Some(chunk) =
+                            longest_first.get(taken.fetch_add(1, Ordering::Relaxed))
+                        {
                             let found = self.translate_batch(chunk, sources, settings, max_tokens);
                             let failed = found.is_err();
                             if sender.send(found.map(|f| (chunk.len(), f))).is_err() || failed {
