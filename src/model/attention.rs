@@ -252,6 +252,28 @@ impl MultiHeadAttention {
         self.output.forward(merge_heads(context))
     }
 
+    /// [`context`](Self::context) for `rows` queries of one position each over the keys and
+    /// values of `rows / g` sentences, each sentence's `g` queries consecutive rows (a beam's
+    /// hypotheses): a sentence's queries attend together, as `g` positions of one row, so the
+    /// encoder's keys and values are read once per sentence instead of being repeated `g`
+    /// times. The encoder–decoder attention has no mask between queries, so each row's
+    /// context is what it would be alone.
+    pub fn grouped_context(
+        &self,
+        query: Tensor<3>,
+        key_value: &KeyValue,
+        mask: Option<&AttentionMask>,
+    ) -> Tensor<3> {
+        let [rows, positions, d_model] = query.dims();
+        let [sentences, ..] = key_value.key.dims();
+        if rows == sentences {
+            return self.context(query, key_value, mask);
+        }
+        let grouped = query.reshape([sentences, rows / sentences * positions, d_model]);
+        self.context(grouped, key_value, mask)
+            .reshape([rows, positions, d_model])
+    }
+
     /// Self-attention of the newest position `x` `[batch, 1, d_model]` over the keys and
     /// values `cache` holds of the earlier positions and its own, which it appends to
     /// `cache`: incremental decoding, O(t) per position instead of recomputing the prefix.

@@ -111,7 +111,8 @@ impl DecoderLayer {
 
     /// The layer for the newest target position only, `x` `[batch, 1, d_model]`: its query
     /// attends to the cached keys and values of the earlier positions and its own, which it
-    /// appends to `cache` ([`MultiHeadAttention::cached_self_context`]).
+    /// appends to `cache` ([`MultiHeadAttention::cached_self_context`]), then to the encoder
+    /// output of its sentence, which `batch / sentences` consecutive rows share.
     pub fn step(
         &self,
         x: Tensor<3>,
@@ -124,7 +125,9 @@ impl DecoderLayer {
             .cached_self_context(input, &mut cache.targets);
         let x = self.self_attn_norm.forward(x, context);
         let input = self.cross_attn_norm.sublayer_input(x.clone());
-        let context = self.cross_attn.context(input, &cache.memory, memory_mask);
+        let context = self
+            .cross_attn
+            .grouped_context(input, &cache.memory, memory_mask);
         self.feed_forward_sublayer(self.cross_attn_norm.forward(x, context))
     }
 
@@ -165,13 +168,16 @@ impl DecoderCache {
         }
     }
 
-    /// Keeps only the rows `rows` of the batch, in that order, encoder keys and values
-    /// included: a search drops the rows of the sentences it has finished, so that later
-    /// steps compute only the rows still decoding.
-    pub fn keep(&mut self, rows: Tensor<1, Int>) {
-        self.reorder(rows.clone());
+    /// Keeps only the rows `rows` of the batch, in that order, and the encoder keys and
+    /// values of the sentences `sentences`: a search drops the rows of the sentences it has
+    /// finished, so that later steps compute only the rows still decoding. The rows are
+    /// the sentences' in groups of equal size (one each, or a beam's `K`): each group's
+    /// queries attend to its sentence's keys and values together
+    /// ([`MultiHeadAttention::grouped_context`]).
+    pub fn keep(&mut self, rows: Tensor<1, Int>, sentences: Tensor<1, Int>) {
+        self.reorder(rows);
         for layer in &mut self.layers {
-            layer.memory = layer.memory.clone().select(rows.clone());
+            layer.memory = layer.memory.clone().select(sentences.clone());
         }
     }
 }

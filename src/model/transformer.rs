@@ -187,9 +187,10 @@ impl DecodingState {
         self.cache.reorder(rows);
     }
 
-    /// Keeps only the rows `rows` of the batch, in that order ([`DecoderCache::keep`]).
-    pub fn keep(&mut self, rows: Tensor<1, Int>) {
-        self.cache.keep(rows);
+    /// Keeps only the rows `rows` of the batch, in that order, and the encoder output of the
+    /// sentences `sentences` ([`DecoderCache::keep`]).
+    pub fn keep(&mut self, rows: Tensor<1, Int>, sentences: Tensor<1, Int>) {
+        self.cache.keep(rows, sentences);
     }
 }
 

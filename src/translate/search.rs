@@ -60,13 +60,17 @@ struct SearchState<'a> {
     prefixes: Vec<Vec<u32>>,
     /// [`excluded_tokens`] `[1, vocab]` without and with `</s>` allowed, made at first use.
     excluded: [Option<Tensor<2>>; 2],
+    /// The decoder's rows per sentence, consecutive: with the cache, the encoder output has
+    /// one row per sentence, which they share; recomputing, it has one per row.
+    width: usize,
 }
 
 impl<'a> SearchState<'a> {
     /// Encodes `src` `[batch, src_len]`, one row per sentence; a beam search then repeats
     /// each sentence's rows with [`keep`](Self::keep) once its first step has given the
     /// sentence `K` hypotheses, so that the encoder and the encoder–decoder keys and values
-    /// are computed once per sentence, not once per hypothesis.
+    /// are computed once per sentence, not once per hypothesis (and, with the cache, kept
+    /// once per sentence: its `K` rows attend to them together).
     fn new(model: &'a Transformer, src: Tensor<2, Int>, decoding: Decoding) -> Self {
         let device = src.device();
         let [batch, _] = src.dims();
@@ -84,6 +88,7 @@ impl<'a> SearchState<'a> {
             src_padding: masks.src,
             prefixes: vec![Vec::new(); batch],
             excluded: [None, None],
+            width: 1,
         }
     }
 
@@ -136,16 +141,28 @@ impl<'a> SearchState<'a> {
     }
 
     /// Keeps only the rows `rows` of the batch, in that order, whichever sentences they
-    /// belong to, a row as many times as it is named: the encoder output and its padding go
-    /// with them.
-    fn keep(&mut self, rows: &[usize]) {
-        let indices: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-        let indices = ids(&indices, &self.memory.device());
-        self.memory = self.memory.clone().select(0, indices.clone());
-        self.src_padding = self.src_padding.clone().select(0, indices.clone());
+    /// belong to, a row as many times as it is named, `width` consecutive rows a sentence
+    /// from now on: the encoder output and its padding go with the sentences (with the
+    /// cache) or with the rows (recomputing).
+    fn keep(&mut self, rows: &[usize], width: usize) {
+        let device = self.memory.device();
+        let row_ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+        let memory_rows: Vec<u32> = match self.cache {
+            Some(_) => rows
+                .chunks(width)
+                .map(|group| (group[0] / self.width) as u32)
+                .collect(),
+            None => row_ids.clone(),
+        };
+        let memory_rows = ids(&memory_rows, &device);
+        self.memory = self.memory.clone().select(0, memory_rows.clone());
+        self.src_padding = self.src_padding.clone().select(0, memory_rows.clone());
         self.memory_mask = AttentionMask::key_padding(self.src_padding.clone());
         match &mut self.cache {
-            Some(cache) => cache.keep(indices),
+            Some(cache) => {
+                cache.keep(ids(&row_ids, &device), memory_rows);
+                self.width = width;
+            }
             None => self.prefixes = rows.iter().map(|&r| self.prefixes[r].clone()).collect(),
         }
     }
@@ -369,7 +386,7 @@ pub fn greedy(
             break;
         }
         if kept.len() < live.len() {
-            decoder.keep(&kept);
+            decoder.keep(&kept, 1);
             live = kept.iter().map(|&row| live[row]).collect();
             next = kept.iter().map(|&row| next[row]).collect();
         }
@@ -484,7 +501,7 @@ pub fn beam_search(
         }
         if searching.len() < live.len() {
             let kept: Vec<usize> = searching.iter().flat_map(slots).collect();
-            decoder.keep(&kept.iter().map(|&i| rows[i]).collect::<Vec<_>>());
+            decoder.keep(&kept.iter().map(|&i| rows[i]).collect::<Vec<_>>(), k);
             alive = kept.iter().map(|&i| alive[i].take()).collect();
             next = kept.iter().map(|&i| next[i]).collect();
             live = searching.iter().map(|&slot| live[slot]).collect();
@@ -492,7 +509,7 @@ pub fn beam_search(
             decoder.reorder(&rows);
         } else {
             // The first step: each sentence's one row becomes its `K`.
-            decoder.keep(&rows);
+            decoder.keep(&rows, k);
         }
         width = k;
     }
