@@ -266,9 +266,6 @@ impl MultiHeadAttention {
     ) -> Tensor<3> {
         let [rows, positions, d_model] = query.dims();
         let [sentences, ..] = key_value.key.dims();
-        if rows == sentences {
-            return self.context(query, key_value, mask);
-        }
         let grouped = query.reshape([sentences, rows / sentences * positions, d_model]);
         self.context(grouped, key_value, mask)
             .reshape([rows, positions, d_model])

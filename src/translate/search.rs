@@ -60,9 +60,6 @@ struct SearchState<'a> {
     prefixes: Vec<Vec<u32>>,
     /// [`excluded_tokens`] `[1, vocab]` without and with `</s>` allowed, made at first use.
     excluded: [Option<Tensor<2>>; 2],
-    /// The decoder's rows per sentence, consecutive: with the cache, the encoder output has
-    /// one row per sentence, which they share; recomputing, it has one per row.
-    width: usize,
 }
 
 impl<'a> SearchState<'a> {
@@ -88,7 +85,6 @@ impl<'a> SearchState<'a> {
             src_padding: masks.src,
             prefixes: vec![Vec::new(); batch],
             excluded: [None, None],
-            width: 1,
         }
     }
 
@@ -141,28 +137,26 @@ impl<'a> SearchState<'a> {
     }
 
     /// Keeps only the rows `rows` of the batch, in that order, whichever sentences they
-    /// belong to, a row as many times as it is named, `width` consecutive rows a sentence
-    /// from now on: the encoder output and its padding go with the sentences (with the
-    /// cache) or with the rows (recomputing).
-    fn keep(&mut self, rows: &[usize], width: usize) {
+    /// belong to, a row as many times as it is named, and the sentences `sentences` (indices
+    /// into the sentences still searching), whose rows `rows` are, consecutive and as many
+    /// each: the encoder output and its padding go with the sentences (with the cache, whose
+    /// rows of a sentence share them) or with the rows (recomputing).
+    fn keep(&mut self, rows: &[usize], sentences: &[usize]) {
         let device = self.memory.device();
-        let row_ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-        let memory_rows: Vec<u32> = match self.cache {
-            Some(_) => rows
-                .chunks(width)
-                .map(|group| (group[0] / self.width) as u32)
-                .collect(),
-            None => row_ids.clone(),
+        let indices = |values: &[usize]| {
+            let values: Vec<u32> = values.iter().map(|&v| v as u32).collect();
+            ids(&values, &device)
         };
-        let memory_rows = ids(&memory_rows, &device);
+        let memory_rows = indices(if self.cache.is_some() {
+            sentences
+        } else {
+            rows
+        });
         self.memory = self.memory.clone().select(0, memory_rows.clone());
         self.src_padding = self.src_padding.clone().select(0, memory_rows.clone());
         self.memory_mask = AttentionMask::key_padding(self.src_padding.clone());
         match &mut self.cache {
-            Some(cache) => {
-                cache.keep(ids(&row_ids, &device), memory_rows);
-                self.width = width;
-            }
+            Some(cache) => cache.keep(indices(rows), memory_rows),
             None => self.prefixes = rows.iter().map(|&r| self.prefixes[r].clone()).collect(),
         }
     }
@@ -386,7 +380,7 @@ pub fn greedy(
             break;
         }
         if kept.len() < live.len() {
-            decoder.keep(&kept, 1);
+            decoder.keep(&kept, &kept);
             live = kept.iter().map(|&row| live[row]).collect();
             next = kept.iter().map(|&row| next[row]).collect();
         }
@@ -447,15 +441,15 @@ pub fn beam_search(
     // The sentence of each group of rows still searching: a sentence done leaves the batch.
     let mut live: Vec<usize> = (0..batch).collect();
     for step in 0..max_tokens.iter().copied().max().unwrap_or(0) {
-        let log_probs = if options.normalise_on_host {
-            let mut logits = host_f32(decoder.logits(&next));
-            let vocab = logits.len() / (live.len() * width);
-            log_softmax_rows(&mut logits, vocab, &[PAD_ID, BOS_ID]);
-            logits
+        let mut log_probs = host_f32(if options.normalise_on_host {
+            decoder.logits(&next)
         } else {
-            host_f32(decoder.log_probs(&next, true))
-        };
+            decoder.log_probs(&next, true)
+        });
         let vocab = log_probs.len() / (live.len() * width);
+        if options.normalise_on_host {
+            log_softmax_rows(&mut log_probs, vocab, &[PAD_ID, BOS_ID]);
+        }
         // From here on, `K` rows per sentence: the decoder's row each extends, its token and
         // its hypothesis (none where the sentence keeps fewer than `K`: such a row reads row
         // `first`, and whatever it decodes is ignored).
@@ -501,7 +495,10 @@ pub fn beam_search(
         }
         if searching.len() < live.len() {
             let kept: Vec<usize> = searching.iter().flat_map(slots).collect();
-            decoder.keep(&kept.iter().map(|&i| rows[i]).collect::<Vec<_>>(), k);
+            decoder.keep(
+                &kept.iter().map(|&i| rows[i]).collect::<Vec<_>>(),
+                &searching,
+            );
             alive = kept.iter().map(|&i| alive[i].take()).collect();
             next = kept.iter().map(|&i| next[i]).collect();
             live = searching.iter().map(|&slot| live[slot]).collect();
@@ -509,7 +506,7 @@ pub fn beam_search(
             decoder.reorder(&rows);
         } else {
             // The first step: each sentence's one row becomes its `K`.
-            decoder.keep(&rows, k);
+            decoder.keep(&rows, &(0..live.len()).collect::<Vec<_>>());
         }
         width = k;
     }
