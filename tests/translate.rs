@@ -6,7 +6,7 @@ use std::path::Path;
 use transformer_mt::backend::Backend;
 use transformer_mt::run::RunDir;
 use transformer_mt::translate::search::{
-    Beam, Decoding, Hypothesis, exp_nonpositive, log_softmax_rows, repeating_tokens,
+    Beam, Decoding, Hypothesis, exp_nonpositive, log_softmax_rows, repeating_tokens, top,
 };
 use transformer_mt::translate::segment::sentences;
 use transformer_mt::translate::{SearchSettings, Translator};
@@ -434,4 +434,66 @@ fn the_host_log_softmax_is_burns_with_the_excluded_tokens_taken_out() {
             .sum();
         assert!((total - 1.0).abs() < 1e-5, "row {row}: {total}");
     }
+}
+
+/// The beam's choice of a row's best tokens against sorting the whole row: on rows of 8,003
+/// values (not a multiple of the sixteen a block holds) with many ties, −∞, −0 and +0, the
+/// best values anywhere (first, in a block's middle, in the last partial block), banned
+/// tokens among them, and every `n` from one to seven; the lower token first among equals.
+#[test]
+fn the_best_tokens_of_a_row_are_those_of_sorting_it() {
+    let vocab = 8003;
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for case in 0..60 {
+        // Quarter steps over [−20, 0]: equal values are common.
+        let mut row: Vec<f32> = (0..vocab)
+            .map(|_| -((random() % 81) as f32) / 4.0)
+            .collect();
+        for _ in 0..50 {
+            row[(random() % vocab as u64) as usize] = f32::NEG_INFINITY;
+        }
+        let peaks = [0, 7, 8000, 8002, (random() % vocab as u64) as usize];
+        for (i, &at) in peaks.iter().enumerate() {
+            row[at] = match case % 3 {
+                0 => 0.0,
+                1 => -0.0,
+                _ => 1.0 + (i % 2) as f32,
+            };
+        }
+        let banned: Vec<u32> = match case % 4 {
+            0 => Vec::new(),
+            1 => vec![peaks[0] as u32, peaks[3] as u32],
+            2 => vec![peaks[4] as u32, 5, 6000],
+            _ => (0..20).map(|_| (random() % vocab as u64) as u32).collect(),
+        };
+        for n in 1..=7 {
+            let mut expected: Vec<(u32, f32)> = row
+                .iter()
+                .enumerate()
+                .map(|(token, &x)| (token as u32, x))
+                .filter(|(token, _)| !banned.contains(token))
+                .collect();
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1));
+            expected.truncate(n);
+            let got = top(&row, n, &banned);
+            assert_eq!(
+                got.iter()
+                    .map(|&(t, x)| (t, x.to_bits()))
+                    .collect::<Vec<_>>(),
+                expected
+                    .iter()
+                    .map(|&(t, x)| (t, x.to_bits()))
+                    .collect::<Vec<_>>(),
+                "case {case}, n {n}"
+            );
+        }
+    }
+    assert_eq!(top(&[-1.0, -2.0], 5, &[]), vec![(0, -1.0), (1, -2.0)]);
+    assert_eq!(top(&[], 3, &[]), Vec::new());
 }

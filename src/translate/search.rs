@@ -600,21 +600,50 @@ impl Beam<'_> {
 
 /// The `n` tokens of highest log-probability but those `banned`, best first (the lower token
 /// first among equal ones), in one pass over the row: `n` is the beam plus one, a handful
-/// against the vocabulary's thousands.
-fn top(log_probs: &[f32], n: usize, banned: &[u32]) -> Vec<(u32, f32)> {
+/// against the vocabulary's thousands. Once `n` are held, a block of sixteen values all below
+/// the worst of them is passed over with one vectorised comparison: after the first few
+/// blocks almost every block is.
+pub fn top(log_probs: &[f32], n: usize, banned: &[u32]) -> Vec<(u32, f32)> {
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
-    for (token, &log_prob) in log_probs.iter().enumerate() {
+    let offer = |best: &mut Vec<(u32, f32)>, token: usize, log_prob: f32| {
         if (best.len() == n
             && best
                 .last()
                 .is_none_or(|worst| worst.1.total_cmp(&log_prob).is_ge()))
             || banned.contains(&(token as u32))
         {
-            continue;
+            return;
         }
         let at = best.partition_point(|kept| kept.1.total_cmp(&log_prob).is_ge());
         best.insert(at, (token as u32, log_prob));
         best.truncate(n);
+    };
+    let blocks = log_probs.chunks_exact(16);
+    let rest = blocks.remainder();
+    for (b, block) in blocks.enumerate() {
+        // `x < worst` is false for a NaN and for −0 against +0, which `total_cmp` orders
+        // apart: such a block is offered value by value, and ranked by `total_cmp` there.
+        let worst = n
+            .checked_sub(1)
+            .and_then(|i| best.get(i))
+            .map(|worst| worst.1);
+        if worst.is_some_and(|worst| all_below(block, worst)) {
+            continue;
+        }
+        for (i, &log_prob) in block.iter().enumerate() {
+            offer(&mut best, 16 * b + i, log_prob);
+        }
+    }
+    let start = log_probs.len() - rest.len();
+    for (i, &log_prob) in rest.iter().enumerate() {
+        offer(&mut best, start + i, log_prob);
     }
     best
+}
+
+/// Whether every value of `block` is below `bound`: sixteen comparisons folded without a
+/// branch, which the compiler turns into vector ones.
+#[inline(always)]
+fn all_below(block: &[f32], bound: f32) -> bool {
+    block.iter().fold(true, |below, &x| below & (x < bound))
 }
