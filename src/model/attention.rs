@@ -10,6 +10,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use super::dropout::{Dropout, DropoutConfig};
 use super::mask::{AttentionMask, BLOCKED_SCORE};
+use crate::kernels;
 
 /// What [`scaled_dot_product_attention`] returns.
 #[derive(Clone, Debug)]
@@ -136,11 +137,13 @@ pub struct KeyValue {
 }
 
 impl KeyValue {
-    /// These positions followed by those of `newer`.
-    pub fn append(self, newer: KeyValue) -> KeyValue {
+    /// The batch rows `rows` of these positions (all, in order, when `None`), followed by
+    /// those of `newer`: beam search's reordering of the cache and the step's append, in one
+    /// copy where the backend allows ([`kernels::select_cat`]).
+    pub fn select_append(self, rows: Option<Tensor<1, Int>>, newer: KeyValue) -> KeyValue {
         KeyValue {
-            key: Tensor::cat(vec![self.key, newer.key], 2),
-            value: Tensor::cat(vec![self.value, newer.value], 2),
+            key: kernels::select_cat(self.key, rows.clone(), newer.key),
+            value: kernels::select_cat(self.value, rows, newer.value),
         }
     }
 
@@ -274,11 +277,18 @@ impl MultiHeadAttention {
     /// Self-attention of the newest position `x` `[batch, 1, d_model]` over the keys and
     /// values `cache` holds of the earlier positions and its own, which it appends to
     /// `cache`: incremental decoding, O(t) per position instead of recomputing the prefix.
-    /// No causal mask is needed: the later positions do not exist yet.
-    pub fn cached_self_context(&self, x: Tensor<3>, cache: &mut Option<KeyValue>) -> Tensor<3> {
+    /// No causal mask is needed: the later positions do not exist yet. `rows`, when given,
+    /// are the rows of `cache` that `x`'s rows continue, in order (beam search's reordering,
+    /// made in the same copy as the append).
+    pub fn cached_self_context(
+        &self,
+        x: Tensor<3>,
+        cache: &mut Option<KeyValue>,
+        rows: Option<Tensor<1, Int>>,
+    ) -> Tensor<3> {
         let newest = self.key_value(x.clone(), x.clone());
         let keys = match cache.take() {
-            Some(earlier) => earlier.append(newest),
+            Some(earlier) => earlier.select_append(rows, newest),
             None => newest,
         };
         let context = self.context(x, &keys, None);

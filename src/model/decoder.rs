@@ -110,19 +110,21 @@ impl DecoderLayer {
     }
 
     /// The layer for the newest target position only, `x` `[batch, 1, d_model]`: its query
-    /// attends to the cached keys and values of the earlier positions and its own, which it
-    /// appends to `cache` ([`MultiHeadAttention::cached_self_context`]), then to the encoder
-    /// output of its sentence, which `batch / sentences` consecutive rows share.
+    /// attends to the cached keys and values of the earlier positions (of the cache's rows
+    /// `rows`, when given) and its own, which it appends to `cache`
+    /// ([`MultiHeadAttention::cached_self_context`]), then to the encoder output of its
+    /// sentence, which `batch / sentences` consecutive rows share.
     pub fn step(
         &self,
         x: Tensor<3>,
         cache: &mut LayerCache,
+        rows: Option<Tensor<1, Int>>,
         memory_mask: Option<&AttentionMask>,
     ) -> Tensor<3> {
         let input = self.self_attn_norm.sublayer_input(x.clone());
         let context = self
             .self_attn
-            .cached_self_context(input, &mut cache.targets);
+            .cached_self_context(input, &mut cache.targets, rows);
         let x = self.self_attn_norm.forward(x, context);
         let input = self.cross_attn_norm.sublayer_input(x.clone());
         let context = self
@@ -156,16 +158,22 @@ pub struct DecoderCache {
     pub layers: Vec<LayerCache>,
     /// Target positions decoded so far.
     pub len: usize,
+    /// The rows of every layer's target keys and values that the next step continues, in
+    /// order, when a search has reordered them since the last step: applied as that step
+    /// appends its position, so that the cache is copied once a step, not twice.
+    pub rows: Option<Tensor<1, Int>>,
 }
 
 impl DecoderCache {
     /// Keeps the hypotheses `rows` of the batch, in that order, as beam search does when it
-    /// extends some hypotheses and drops others. Only the target keys and values move: the
-    /// rows of one sentence share its encoder output, so its keys and values stay in place.
+    /// extends some hypotheses and drops others. Only the target keys and values move, as
+    /// the next step appends its position ([`rows`](Self::rows)): the rows of one sentence
+    /// share its encoder output, so its keys and values stay in place.
     pub fn reorder(&mut self, rows: Tensor<1, Int>) {
-        for layer in &mut self.layers {
-            layer.targets = layer.targets.take().map(|kv| kv.select(rows.clone()));
-        }
+        self.rows = Some(match self.rows.take() {
+            Some(earlier) => earlier.select(0, rows),
+            None => rows,
+        });
     }
 
     /// Keeps only the rows `rows` of the batch, in that order, and the encoder keys and
@@ -212,6 +220,7 @@ impl Decoder {
                 .map(|layer| layer.start(memory.clone()))
                 .collect(),
             len: 0,
+            rows: None,
         }
     }
 
@@ -224,8 +233,9 @@ impl Decoder {
         memory_mask: Option<&AttentionMask>,
     ) -> Tensor<3> {
         let mut x = x;
+        let rows = cache.rows.take();
         for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
-            x = layer.step(x, layer_cache, memory_mask);
+            x = layer.step(x, layer_cache, rows.clone(), memory_mask);
         }
         cache.len += 1;
         normalise(&self.final_norm, x)

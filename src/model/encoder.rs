@@ -71,7 +71,7 @@ impl EncoderLayer {
     /// [`MultiHeadAttention::cached_self_context`]).
     pub fn step(&self, x: Tensor<3>, cache: &mut Option<KeyValue>) -> Tensor<3> {
         let input = self.self_attn_norm.sublayer_input(x.clone());
-        let context = self.self_attn.cached_self_context(input, cache);
+        let context = self.self_attn.cached_self_context(input, cache, None);
         let x = self.self_attn_norm.forward(x, context);
         self.feed_forward_sublayer(x)
     }

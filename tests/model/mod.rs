@@ -8,6 +8,7 @@ mod common;
 mod dropout;
 mod gpt;
 mod incremental;
+mod kernels;
 mod loss;
 mod positional_encoding;
 mod reference;
