@@ -12,7 +12,6 @@
 //! - [`serve`]: the model over HTTP, with dynamic batching and a page of its attention;
 //! - [`bench`]: speed and memory on a fixed shape, for comparison with PyTorch;
 //! - [`backend`]: which backend runs it, chosen at run time;
-//! - [`kernels`]: one backend's single pass for what Burn does there in several;
 //! - [`run`]: a run's directory and its JSON configuration, shared by the commands;
 //! - [`cli`]: the command line.
 
@@ -24,7 +23,6 @@ pub mod eval;
 pub mod fill_mask;
 pub mod fs;
 pub mod generate;
-pub mod kernels;
 pub mod model;
 pub mod plot;
 pub mod run;

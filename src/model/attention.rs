@@ -9,8 +9,8 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::dropout::{Dropout, DropoutConfig};
+use super::kernels;
 use super::mask::{AttentionMask, BLOCKED_SCORE};
-use crate::kernels;
 
 /// What [`scaled_dot_product_attention`] returns.
 #[derive(Clone, Debug)]
@@ -213,8 +213,8 @@ impl MultiHeadAttention {
     /// Projects keys and values `[batch, len, d_model]` into heads, for [`attend`](Self::attend).
     pub fn key_value(&self, key: Tensor<3>, value: Tensor<3>) -> KeyValue {
         KeyValue {
-            key: self.split_heads(self.key.forward(key)),
-            value: self.split_heads(self.value.forward(value)),
+            key: self.split_heads(kernels::linear(&self.key, key)),
+            value: self.split_heads(kernels::linear(&self.value, value)),
         }
     }
 
@@ -226,14 +226,14 @@ impl MultiHeadAttention {
         mask: Option<&AttentionMask>,
     ) -> (Tensor<3>, Tensor<4>) {
         let heads = scaled_dot_product_attention(
-            self.split_heads(self.query.forward(query)),
+            self.split_heads(kernels::linear(&self.query, query)),
             key_value.key.clone(),
             key_value.value.clone(),
             mask,
             &self.dropout,
         );
         (
-            self.output.forward(merge_heads(heads.context)),
+            kernels::linear(&self.output, merge_heads(heads.context)),
             heads.weights,
         )
     }
@@ -247,12 +247,12 @@ impl MultiHeadAttention {
         mask: Option<&AttentionMask>,
     ) -> Tensor<3> {
         let context = fused_attention(
-            self.split_heads(self.query.forward(query)),
+            self.split_heads(kernels::linear(&self.query, query)),
             key_value.key.clone(),
             key_value.value.clone(),
             mask,
         );
-        self.output.forward(merge_heads(context))
+        kernels::linear(&self.output, merge_heads(context))
     }
 
     /// [`context`](Self::context) for `rows` queries of one position each over the keys and

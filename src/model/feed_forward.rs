@@ -7,6 +7,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::dropout::{Dropout, DropoutConfig};
+use super::kernels;
 
 /// Configuration of [`FeedForward`].
 #[derive(Config, Debug)]
@@ -51,7 +52,7 @@ pub struct FeedForward {
 impl FeedForward {
     /// `[batch, len, d_model]` → `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let hidden = relu(self.w_1.forward(x));
-        self.w_2.forward(self.dropout.forward(hidden))
+        let hidden = relu(kernels::linear(&self.w_1, x));
+        kernels::linear(&self.w_2, self.dropout.forward(hidden))
     }
 }

@@ -15,10 +15,12 @@
 //! | the whole encoder–decoder and its config | [`transformer`] |
 //! | GPT: the encoder's layers under the causal mask, a language model | [`gpt`] |
 //! | BERT: the encoder with a masked-LM head | [`bert`] |
+//! | one backend's single pass for a projection or a cache append Burn does in several | [`kernels`] |
 //!
 //! Each module has a `…Config` with documented defaults, whose `init(&device)` builds it,
 //! and a `forward`. The code is backend-free: Burn picks the backend from the device the
-//! tensors live on.
+//! tensors live on; [`kernels`] alone looks at it, to run a few operations on flex in one
+//! pass, each equal to the plain Burn expression every other backend runs.
 
 pub mod add_norm;
 pub mod attention;
@@ -29,6 +31,7 @@ pub mod embedding;
 pub mod encoder;
 pub mod feed_forward;
 pub mod gpt;
+pub mod kernels;
 pub mod layer;
 pub mod mask;
 pub mod positional_encoding;

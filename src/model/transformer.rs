@@ -8,6 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
 use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
+use super::kernels;
 pub use super::layer::{ConfigError, MAX_WEIGHT_VALUES};
 use super::layer::{LayerConfig, check_nonzero, check_weight_values};
 use super::mask::{AttentionMask, PaddingMasks};
@@ -313,11 +314,11 @@ impl Transformer {
         let hidden = self.decoder.step(x, &mut state.cache, Some(memory_mask));
         let [_, _, d_model] = hidden.dims();
         let (weight, bias) = &state.generator;
-        let logits = hidden.reshape([batch, d_model]).matmul(weight.clone());
-        match bias {
-            Some(bias) => logits + bias.clone().unsqueeze(),
-            None => logits,
-        }
+        kernels::project(
+            hidden.reshape([batch, d_model]),
+            weight.clone(),
+            bias.clone(),
+        )
     }
 
     /// The generator: logits `[batch, len, tgt_vocab_size]` from decoder states

@@ -2,7 +2,7 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 use transformer_mt::backend::Backend;
-use transformer_mt::kernels::select_cat;
+use transformer_mt::model::kernels::select_cat;
 
 use super::common::{tensor, values};
 
@@ -72,5 +72,68 @@ fn selecting_and_appending_in_one_pass_is_select_then_cat() {
                 );
             }
         }
+    }
+}
+
+/// `kernels::project` (on flex its own call of `gemm`, elsewhere Burn's) against Burn's
+/// `module::linear` on the same operands, to the bit: with and without a bias, two and three
+/// dimensions, a product large enough for the thread pool, the decoder's one position of
+/// many rows against the vocabulary, and an input that is a view (flex falls back).
+#[test]
+fn projecting_straight_into_the_output_is_burns_linear_to_the_bit() {
+    use burn::tensor::module::linear;
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        if !backend.is_compiled() {
+            continue;
+        }
+        let device = backend.device().expect("a CPU device");
+        let filled = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 2003.0 - 0.5) * 3.0)
+                .collect()
+        };
+        for (rows, d_input, d_output, with_bias) in [
+            (15, 7, 11, true),
+            (32, 256, 8000, false),
+            (128, 256, 1024, true),
+            (1, 1024, 256, true),
+        ] {
+            let weight = tensor(filled(d_input * d_output, 1), [d_input, d_output], &device);
+            let bias = with_bias.then(|| tensor(filled(d_output, 2), [d_output], &device));
+            let x = tensor(filled(rows * d_input, 3), [rows, d_input], &device);
+            let expected = values(linear(x.clone(), weight.clone(), bias.clone()));
+            let got = values(transformer_mt::model::kernels::project(
+                x.clone(),
+                weight.clone(),
+                bias.clone(),
+            ));
+            assert!(
+                got.iter()
+                    .zip(&expected)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{backend}: [{rows}, {d_input}] x [{d_input}, {d_output}]"
+            );
+            let x3 = x.clone().reshape([1, rows, d_input]);
+            let got = transformer_mt::model::kernels::project(x3, weight.clone(), bias.clone());
+            assert_eq!(got.dims(), [1, rows, d_output]);
+            assert!(
+                values(got)
+                    .iter()
+                    .zip(&expected)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{backend}: three dimensions"
+            );
+        }
+        let weight = tensor(filled(6 * 4, 4), [6, 4], &device);
+        let view = tensor(filled(6 * 5, 5), [6, 5], &device).transpose();
+        assert_eq!(
+            values(transformer_mt::model::kernels::project(
+                view.clone(),
+                weight.clone(),
+                None
+            )),
+            values(linear(view, weight, None)),
+            "{backend}: a transposed input"
+        );
     }
 }

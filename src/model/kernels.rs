@@ -2,6 +2,7 @@
 //! is equal to a plain Burn expression, which every other backend runs (and which the tests
 //! compare it with).
 
+use burn::nn::Linear;
 use burn::tensor::{Int, Tensor};
 
 /// `cat([select(earlier, 0, rows), newer], 2)`: the rows `rows` of `earlier`
@@ -23,6 +24,32 @@ pub fn select_cat(earlier: Tensor<4>, rows: Option<Tensor<1, Int>>, newer: Tenso
     Tensor::cat(vec![earlier, newer], 2)
 }
 
+/// `x·W + b` of the layer `linear` over the last dimension of `x` (Burn's `Linear::forward`).
+pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
+    project(
+        x,
+        linear.weight.val(),
+        linear.bias.as_ref().map(|bias| bias.val()),
+    )
+}
+
+/// `x·W + b` over the last dimension of `x`, `weight` `[d_input, d_output]` (Burn's
+/// `module::linear`). On flex `gemm` writes the product straight into the output's buffer
+/// (flex's own product first allocates it zeroed, then copies it into an aligned one) and
+/// the bias is added in place: the same products and sums as flex's, to the bit.
+pub fn project<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    let (x, weight, bias) = match flex::project(x, weight, bias) {
+        Ok(projected) => return projected,
+        Err(operands) => *operands,
+    };
+    burn::tensor::module::linear(x, weight, bias)
+}
+
 #[cfg(feature = "flex")]
 mod flex {
     use burn::backend::flex::FlexTensor;
@@ -32,6 +59,7 @@ mod flex {
     use burn::tensor::{DType, Int, Tensor, TensorData};
 
     type Operands = (Tensor<4>, Option<Tensor<1, Int>>, Tensor<4>);
+    type Projection<const D: usize> = (Tensor<D>, Tensor<2>, Option<Tensor<1>>);
 
     /// [`super::select_cat`] on flex, for `f32` tensors outside autodiff with `earlier`
     /// contiguous; the operands back otherwise.
@@ -95,9 +123,90 @@ mod flex {
         Ok(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
     }
 
+    /// [`super::project`] on flex, for `f32` tensors outside autodiff, each contiguous; the
+    /// operands back otherwise.
+    pub fn project<const D: usize>(
+        x: Tensor<D>,
+        weight: Tensor<2>,
+        bias: Option<Tensor<1>>,
+    ) -> Result<Tensor<D>, Box<Projection<D>>> {
+        let dims = x.dims();
+        let [d_input, d_output] = weight.dims();
+        let rows: usize = dims[..D - 1].iter().product();
+        let fits = bias.as_ref().is_none_or(|bias| bias.dims() == [d_output]);
+        if dims[D - 1] != d_input || !fits || rows * d_input * d_output == 0 {
+            return Err(Box::new((x, weight, bias)));
+        }
+        let x = match flex_f32(x) {
+            Ok(x) => x,
+            Err(x) => return Err(Box::new((*x, weight, bias))),
+        };
+        let weight = match flex_f32(weight) {
+            Ok(weight) => weight,
+            Err(weight) => return Err(Box::new((wrap(x), *weight, bias))),
+        };
+        let bias = match bias.map(flex_f32) {
+            None => None,
+            Some(Ok(bias)) => Some(bias),
+            Some(Err(bias)) => return Err(Box::new((wrap(x), wrap(weight), Some(*bias)))),
+        };
+        let contiguous = |tensor: &FlexTensor| tensor.as_slice::<f32>().is_some();
+        if !contiguous(&x) || !contiguous(&weight) || !bias.as_ref().is_none_or(contiguous) {
+            return Err(Box::new((wrap(x), wrap(weight), bias.map(wrap))));
+        }
+        let (input, matrix) = (x.as_slice::<f32>(), weight.as_slice::<f32>());
+        let (Some(input), Some(matrix)) = (input, matrix) else {
+            unreachable!("checked contiguous above");
+        };
+        let mut out: Vec<f32> = Vec::with_capacity(rows * d_output);
+        // flex's own threshold for handing a product to its thread pool.
+        let parallelism = if rows * d_output * d_input >= 192 * 192 * 192 {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: `input` is `[rows, d_input]` and `matrix` `[d_input, d_output]`, both
+        // row-major and in bounds; `out` has room for `[rows, d_output]`, which `gemm`
+        // writes whole without reading it (`read_dst` false, α 0), as flex's product does.
+        unsafe {
+            gemm::gemm(
+                rows,
+                d_output,
+                d_input,
+                out.as_mut_ptr(),
+                1,
+                d_output as isize,
+                false,
+                input.as_ptr(),
+                1,
+                d_input as isize,
+                matrix.as_ptr(),
+                1,
+                d_output as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+            out.set_len(rows * d_output);
+        }
+        if let Some(bias) = bias.as_ref().and_then(|bias| bias.as_slice::<f32>()) {
+            for row in out.chunks_exact_mut(d_output) {
+                for (value, &b) in row.iter_mut().zip(bias) {
+                    *value += b;
+                }
+            }
+        }
+        let mut shape = dims;
+        shape[D - 1] = d_output;
+        Ok(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
+    }
+
     /// The flex tensor under `tensor` when it is one of `f32`s outside autodiff; `tensor`
     /// back otherwise.
-    fn flex_f32(tensor: Tensor<4>) -> Result<FlexTensor, Box<Tensor<4>>> {
+    fn flex_f32<const D: usize>(tensor: Tensor<D>) -> Result<FlexTensor, Box<Tensor<D>>> {
         let dispatch = tensor.into_dispatch();
         match (dispatch.kind, dispatch.autodiff) {
             (
@@ -111,7 +220,7 @@ mod flex {
         }
     }
 
-    fn wrap(tensor: FlexTensor) -> Tensor<4> {
+    fn wrap<const D: usize>(tensor: FlexTensor) -> Tensor<D> {
         Tensor::from_dispatch(DispatchTensor {
             kind: DispatchTensorKind::Flex(BackendTensor::Float(tensor)),
             autodiff: DispatchAutodiffContext::Disabled,
