@@ -13,10 +13,9 @@ use burn::tensor::{Int, Tensor};
 /// freshly zeroed buffer).
 pub fn select_cat(earlier: Tensor<4>, rows: Option<Tensor<1, Int>>, newer: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
-    let (earlier, rows, newer) = match flex::select_cat(earlier, rows, newer) {
-        Ok(appended) => return appended,
-        Err(operands) => *operands,
-    };
+    if let Some(appended) = flex::select_cat(&earlier, rows.as_ref(), &newer) {
+        return appended;
+    }
     let earlier = match rows {
         Some(rows) => earlier.select(0, rows),
         None => earlier,
@@ -43,10 +42,9 @@ pub fn project<const D: usize>(
     bias: Option<Tensor<1>>,
 ) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    let (x, weight, bias) = match flex::project(x, weight, bias) {
-        Ok(projected) => return projected,
-        Err(operands) => *operands,
-    };
+    if let Some(projected) = flex::project(&x, &weight, bias.as_ref()) {
+        return projected;
+    }
     burn::tensor::module::linear(x, weight, bias)
 }
 
@@ -58,34 +56,22 @@ mod flex {
     };
     use burn::tensor::{DType, Int, Tensor, TensorData};
 
-    type Operands = (Tensor<4>, Option<Tensor<1, Int>>, Tensor<4>);
-    type Projection<const D: usize> = (Tensor<D>, Tensor<2>, Option<Tensor<1>>);
-
     /// [`super::select_cat`] on flex, for `f32` tensors outside autodiff with `earlier`
-    /// contiguous; the operands back otherwise.
+    /// contiguous; `None` otherwise.
     pub fn select_cat(
-        earlier: Tensor<4>,
-        rows: Option<Tensor<1, Int>>,
-        newer: Tensor<4>,
-    ) -> Result<Tensor<4>, Box<Operands>> {
+        earlier: &Tensor<4>,
+        rows: Option<&Tensor<1, Int>>,
+        newer: &Tensor<4>,
+    ) -> Option<Tensor<4>> {
         let [batch, heads, len, d_k] = earlier.dims();
         let [kept, new_heads, new, new_d_k] = newer.dims();
-        let selected = rows.as_ref().map_or(batch, |rows| rows.dims()[0]);
+        let selected = rows.map_or(batch, |rows| rows.dims()[0]);
         if (new_heads, new_d_k, selected) != (heads, d_k, kept) {
-            return Err(Box::new((earlier, rows, newer)));
+            return None;
         }
-        let earlier = match flex_f32(earlier) {
-            Ok(tensor) => tensor,
-            Err(earlier) => return Err(Box::new((*earlier, rows, newer))),
-        };
-        let newer = match flex_f32(newer) {
-            Ok(tensor) => tensor,
-            Err(newer) => return Err(Box::new((wrap(earlier), rows, *newer))),
-        };
-        let Some(source) = earlier.as_slice::<f32>() else {
-            return Err(Box::new((wrap(earlier), rows, wrap(newer))));
-        };
-        let picked: Vec<usize> = match &rows {
+        let (earlier, newer) = (flex_f32(earlier)?, flex_f32(newer)?);
+        let source = earlier.as_slice::<f32>()?;
+        let picked: Vec<usize> = match rows {
             Some(rows) => rows
                 .to_data()
                 .convert::<i64>()
@@ -101,7 +87,7 @@ mod flex {
             "select_cat: rows {picked:?} of a batch of {batch}"
         );
         // `newer` is a view (heads split from the model dimension): read through its strides.
-        let strides = newer.layout().strides().to_vec();
+        let strides = newer.layout().strides();
         let start = newer.layout().start_offset() as isize;
         let fresh = newer.storage::<f32>();
         let block = len * d_k;
@@ -120,44 +106,30 @@ mod flex {
             }
         }
         let shape = [kept, heads, len + new, d_k];
-        Ok(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
+        Some(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
     }
 
-    /// [`super::project`] on flex, for `f32` tensors outside autodiff, each contiguous; the
-    /// operands back otherwise.
+    /// [`super::project`] on flex, for `f32` tensors outside autodiff, each contiguous;
+    /// `None` otherwise.
     pub fn project<const D: usize>(
-        x: Tensor<D>,
-        weight: Tensor<2>,
-        bias: Option<Tensor<1>>,
-    ) -> Result<Tensor<D>, Box<Projection<D>>> {
+        x: &Tensor<D>,
+        weight: &Tensor<2>,
+        bias: Option<&Tensor<1>>,
+    ) -> Option<Tensor<D>> {
         let dims = x.dims();
         let [d_input, d_output] = weight.dims();
         let rows: usize = dims[..D - 1].iter().product();
-        let fits = bias.as_ref().is_none_or(|bias| bias.dims() == [d_output]);
+        let fits = bias.is_none_or(|bias| bias.dims() == [d_output]);
         if dims[D - 1] != d_input || !fits || rows * d_input * d_output == 0 {
-            return Err(Box::new((x, weight, bias)));
+            return None;
         }
-        let x = match flex_f32(x) {
-            Ok(x) => x,
-            Err(x) => return Err(Box::new((*x, weight, bias))),
-        };
-        let weight = match flex_f32(weight) {
-            Ok(weight) => weight,
-            Err(weight) => return Err(Box::new((wrap(x), *weight, bias))),
-        };
-        let bias = match bias.map(flex_f32) {
+        let (x, weight) = (flex_f32(x)?, flex_f32(weight)?);
+        let bias = bias.map(flex_f32);
+        let bias = match &bias {
             None => None,
-            Some(Ok(bias)) => Some(bias),
-            Some(Err(bias)) => return Err(Box::new((wrap(x), wrap(weight), Some(*bias)))),
+            Some(bias) => Some(bias.as_ref()?.as_slice::<f32>()?),
         };
-        let contiguous = |tensor: &FlexTensor| tensor.as_slice::<f32>().is_some();
-        if !contiguous(&x) || !contiguous(&weight) || !bias.as_ref().is_none_or(contiguous) {
-            return Err(Box::new((wrap(x), wrap(weight), bias.map(wrap))));
-        }
-        let (input, matrix) = (x.as_slice::<f32>(), weight.as_slice::<f32>());
-        let (Some(input), Some(matrix)) = (input, matrix) else {
-            unreachable!("checked contiguous above");
-        };
+        let (input, matrix) = (x.as_slice::<f32>()?, weight.as_slice::<f32>()?);
         let mut out: Vec<f32> = Vec::with_capacity(rows * d_output);
         // flex's own threshold for handing a product to its thread pool.
         let parallelism = if rows * d_output * d_input >= 192 * 192 * 192 {
@@ -192,7 +164,7 @@ mod flex {
             );
             out.set_len(rows * d_output);
         }
-        if let Some(bias) = bias.as_ref().and_then(|bias| bias.as_slice::<f32>()) {
+        if let Some(bias) = bias {
             for row in out.chunks_exact_mut(d_output) {
                 for (value, &b) in row.iter_mut().zip(bias) {
                     *value += b;
@@ -201,22 +173,19 @@ mod flex {
         }
         let mut shape = dims;
         shape[D - 1] = d_output;
-        Ok(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
+        Some(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
     }
 
-    /// The flex tensor under `tensor` when it is one of `f32`s outside autodiff; `tensor`
-    /// back otherwise.
-    fn flex_f32<const D: usize>(tensor: Tensor<D>) -> Result<FlexTensor, Box<Tensor<D>>> {
-        let dispatch = tensor.into_dispatch();
+    /// The flex tensor under `tensor` (sharing its buffer) when it is one of `f32`s outside
+    /// autodiff.
+    fn flex_f32<const D: usize>(tensor: &Tensor<D>) -> Option<FlexTensor> {
+        let dispatch = tensor.clone().into_dispatch();
         match (dispatch.kind, dispatch.autodiff) {
             (
                 DispatchTensorKind::Flex(BackendTensor::Float(flex)),
                 DispatchAutodiffContext::Disabled,
-            ) if flex.dtype() == DType::F32 => Ok(flex),
-            (kind, autodiff) => Err(Box::new(Tensor::from_dispatch(DispatchTensor {
-                kind,
-                autodiff,
-            }))),
+            ) if flex.dtype() == DType::F32 => Some(flex),
+            _ => None,
         }
     }
 
