@@ -6,7 +6,8 @@ use std::path::Path;
 use transformer_mt::backend::Backend;
 use transformer_mt::run::RunDir;
 use transformer_mt::translate::search::{
-    Beam, Decoding, Hypothesis, exp_nonpositive, log_softmax_rows, repeating_tokens, top,
+    Beam, Decoding, Hypothesis, exp_nonpositive, greedy_choices, log_softmax_rows,
+    repeating_tokens, top,
 };
 use transformer_mt::translate::segment::sentences;
 use transformer_mt::translate::{SearchSettings, Translator};
@@ -389,25 +390,32 @@ fn the_vectorised_exp_is_within_two_ulp_of_the_exact_one() {
     assert!(floor > 0.0 && (f64::from(floor) / (-87f64).exp() - 1.0).abs() < 1e-6);
 }
 
+/// `rows` rows of `vocab` logits spread over ±30, row `r` shifted up by `r`.
+fn spread_logits(rows: usize, vocab: usize) -> Vec<f32> {
+    (0..rows * vocab)
+        .map(|i| ((i * 7919 % 10007) as f32 / 10007.0 - 0.5) * 60.0 + (i / vocab) as f32)
+        .collect()
+}
+
+/// Burn's `log_softmax` over each row of `logits` `[rows, vocab]`, on the tests' device.
+fn burns_log_softmax(logits: &[f32], rows: usize, vocab: usize) -> Vec<f32> {
+    use burn::tensor::activation::log_softmax;
+    use burn::tensor::{Tensor, TensorData};
+    let logits = TensorData::new(logits.to_vec(), [rows, vocab]);
+    log_softmax(Tensor::<2>::from_data(logits, &crate::shared::device()), 1)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 values")
+}
+
 /// The beam's log-softmax on the host against Burn's `log_softmax` on flex, on rows of 8,003
 /// logits (not a multiple of the sixteen lanes) spread over ±30: within 1e-5, the excluded
 /// tokens at −∞, and what is left a distribution once they are counted back.
 #[test]
 fn the_host_log_softmax_is_burns_with_the_excluded_tokens_taken_out() {
-    use burn::tensor::activation::log_softmax;
-    use burn::tensor::{Tensor, TensorData};
     let (rows, vocab) = (5, 8003);
-    let logits: Vec<f32> = (0..rows * vocab)
-        .map(|i| ((i * 7919 % 10007) as f32 / 10007.0 - 0.5) * 60.0 + (i / vocab) as f32)
-        .collect();
-    let device = crate::shared::device();
-    let reference: Vec<f32> = log_softmax(
-        Tensor::<2>::from_data(TensorData::new(logits.clone(), [rows, vocab]), &device),
-        1,
-    )
-    .into_data()
-    .try_into_vec::<f32>()
-    .expect("f32 values");
+    let logits = spread_logits(rows, vocab);
+    let reference = burns_log_softmax(&logits, rows, vocab);
     let mut host = logits;
     log_softmax_rows(&mut host, vocab, &[0, 2]);
     for (row, (host, reference)) in host
@@ -433,6 +441,58 @@ fn the_host_log_softmax_is_burns_with_the_excluded_tokens_taken_out() {
             .map(|(&h, &r)| f64::from(if h.is_finite() { h } else { r }).exp())
             .sum();
         assert!((total - 1.0).abs() < 1e-5, "row {row}: {total}");
+    }
+}
+
+/// Greedy search's choice on the host against Burn's `log_softmax` on the device, on rows of
+/// 8,003 logits spread over ±30 whose best token is now one the row bans, now padding, `<s>`
+/// or `</s>`: the best token of what is left, with `</s>` left only when the search may end,
+/// and its log-probability within 1e-5.
+#[test]
+fn the_greedy_choice_on_the_host_is_the_best_log_probability_left() {
+    let (rows, vocab) = (7, 8003);
+    let mut logits = spread_logits(rows, vocab);
+    // Row r's best logit at `peaks[r]`, its second best at 4000 + r (row 6 bans both).
+    let peaks = [0, 2, 3, 3, 4321, 8002, 17];
+    for (row, &peak) in peaks.iter().enumerate() {
+        logits[row * vocab + peak] = 40.0;
+        logits[row * vocab + 4000 + row] = 35.0;
+    }
+    let banned: Vec<Vec<u32>> = vec![
+        vec![],
+        vec![9, 10],
+        vec![],
+        vec![3],
+        vec![4321, 5],
+        vec![],
+        vec![17, 4006],
+    ];
+    let reference = burns_log_softmax(&logits, rows, vocab);
+    for may_end in [false, true] {
+        let got = greedy_choices(&logits, vocab, &banned, may_end);
+        assert_eq!(got.len(), rows);
+        // Worked out by hand for the rows whose best or second best is taken.
+        let by_hand = [4000, 4001, if may_end { 3 } else { 4002 }, 4003, 4004, 8002];
+        for (row, &(token, log_prob)) in got.iter().enumerate() {
+            let allowed = |t: usize| {
+                t != 0 && t != 2 && (t != 3 || may_end) && !banned[row].contains(&(t as u32))
+            };
+            let (best, wanted) = reference[row * vocab..(row + 1) * vocab]
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|&(t, _)| allowed(t))
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                .expect("an allowed token");
+            assert_eq!((row, may_end, token), (row, may_end, best as u32));
+            if let Some(&hand) = by_hand.get(row) {
+                assert_eq!((row, may_end, token), (row, may_end, hand));
+            }
+            assert!(
+                (log_prob - wanted).abs() <= 1e-5,
+                "row {row}: {log_prob} against {wanted}"
+            );
+        }
     }
 }
 

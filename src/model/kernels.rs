@@ -48,6 +48,22 @@ pub fn project<const D: usize>(
     burn::tensor::module::linear(x, weight, bias)
 }
 
+/// `read` over the values of `tensor`, in row-major order, where they lie: on flex, whose
+/// tensors live in this process's memory, without copying them out. `None` where the backend
+/// keeps them elsewhere or in another form (another backend, a view, autodiff, not `f32`).
+pub fn read_in_place<const D: usize, R>(
+    tensor: &Tensor<D>,
+    read: impl FnOnce(&[f32]) -> R,
+) -> Option<R> {
+    #[cfg(feature = "flex")]
+    return flex::flex_f32(tensor)?.as_slice::<f32>().map(read);
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (tensor, read);
+        None
+    }
+}
+
 #[cfg(feature = "flex")]
 mod flex {
     use burn::backend::flex::FlexTensor;
@@ -178,7 +194,7 @@ mod flex {
 
     /// The flex tensor under `tensor` (sharing its buffer) when it is one of `f32`s outside
     /// autodiff.
-    fn flex_f32<const D: usize>(tensor: &Tensor<D>) -> Option<FlexTensor> {
+    pub(super) fn flex_f32<const D: usize>(tensor: &Tensor<D>) -> Option<FlexTensor> {
         let dispatch = tensor.clone().into_dispatch();
         match (dispatch.kind, dispatch.autodiff) {
             (

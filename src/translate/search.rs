@@ -9,7 +9,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
-use crate::model::{AttentionMask, DecodingState, PaddingMasks, Transformer};
+use crate::model::{AttentionMask, DecodingState, PaddingMasks, Transformer, kernels};
 
 /// How the decoder computes each step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,11 +88,10 @@ impl<'a> SearchState<'a> {
         }
     }
 
-    /// Log-probabilities `[rows, vocab]` of the next token after `tokens`, one row per
-    /// token, on the device; the tokens a translation never contains (padding, a second
-    /// `<s>`, and `</s>` unless `may_end`) at −∞.
-    fn log_probs(&mut self, tokens: &[u32], may_end: bool) -> Tensor<2> {
-        let logits = self.logits(tokens);
+    /// The log-probabilities `[rows, vocab]` of the generator's `logits`, on the device; the
+    /// tokens a translation never contains (padding, a second `<s>`, and `</s>` unless
+    /// `may_end`) at −∞.
+    fn log_probs(&mut self, logits: Tensor<2>, may_end: bool) -> Tensor<2> {
         let [_, vocab] = logits.dims();
         let excluded = self.excluded[usize::from(may_end)]
             .get_or_insert_with(|| excluded_tokens(vocab, may_end, &logits.device()))
@@ -197,11 +196,7 @@ fn excluded_tokens(vocab: usize, may_end: bool, device: &burn::tensor::Device) -
 /// the model's softmax, but no translation takes them).
 pub fn log_softmax_rows(logits: &mut [f32], vocab: usize, excluded: &[u32]) {
     for row in logits.chunks_exact_mut(vocab) {
-        let max = lanes(row, f32::NEG_INFINITY, f32::max)
-            .into_iter()
-            .fold(f32::NEG_INFINITY, f32::max);
-        let sum: f64 = sum_exp(row, max).into_iter().map(f64::from).sum();
-        let normaliser = max + sum.ln() as f32;
+        let normaliser = normaliser(row);
         for x in row.iter_mut() {
             *x -= normaliser;
         }
@@ -209,6 +204,16 @@ pub fn log_softmax_rows(logits: &mut [f32], vocab: usize, excluded: &[u32]) {
             row[token as usize] = f32::NEG_INFINITY;
         }
     }
+}
+
+/// `log Σ_j e^{x_j}` over the row `x`, as `m + ln Σ_j e^{x_j − m}` with `m` its maximum, so
+/// that no exponential overflows; the sum in `f64`.
+fn normaliser(row: &[f32]) -> f32 {
+    let max = lanes(row, f32::NEG_INFINITY, f32::max)
+        .into_iter()
+        .fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = sum_exp(row, max).into_iter().map(f64::from).sum();
+    max + sum.ln() as f32
 }
 
 /// Sixteen running values over `values`, lane `l` folding `values[16·i + l]` by `fold`:
@@ -333,38 +338,22 @@ pub fn greedy(
             .iter()
             .map(|&sentence| repeating_tokens(&hypotheses[sentence].tokens, no_repeat_ngram))
             .collect();
-        // The choice is made on the device: only each row's best `k` tokens and their
-        // log-probabilities come back, not the `[rows, vocab]` distribution; one more than
-        // the most tokens a row may not take leaves every row a token it may (`</s>` is never
-        // banned, so the whole vocabulary always holds one).
-        let log_probs = decoder.log_probs(&next, step >= min_tokens);
-        let [_, vocab] = log_probs.dims();
-        let k = (1 + banned.iter().map(Vec::len).max().unwrap_or(0)).min(vocab);
-        let (log_probs, tokens) = if k == 1 {
-            log_probs.max_dim_with_indices(1)
-        } else {
-            log_probs.topk_with_indices(k, 1)
+        let may_end = step >= min_tokens;
+        let logits = decoder.logits(&next);
+        let [_, vocab] = logits.dims();
+        // Where the logits lie in this process's memory (flex) the choice reads them there:
+        // two passes over each row, against the device's log-softmax and maximum.
+        let choices = match kernels::read_in_place(&logits, |logits| {
+            greedy_choices(logits, vocab, &banned, may_end)
+        }) {
+            Some(choices) => choices,
+            None => {
+                let log_probs = decoder.log_probs(logits, may_end);
+                best_on_device(log_probs, &banned)
+            }
         };
-        let tokens = tokens
-            .into_data()
-            .convert::<i64>()
-            .try_into_vec::<i64>()
-            .expect("token ids");
-        let log_probs = host_f32(log_probs);
-        let choices = tokens
-            .chunks_exact(k)
-            .zip(log_probs.chunks_exact(k))
-            .zip(&banned)
-            .map(|((tokens, log_probs), banned)| {
-                tokens
-                    .iter()
-                    .zip(log_probs)
-                    .map(|(&token, &log_prob)| (token as u32, log_prob))
-                    .find(|(token, _)| !banned.contains(token))
-                    .expect("a token not banned among the best k")
-            });
         let mut kept = Vec::with_capacity(live.len());
-        for (row, (token, log_prob)) in choices.enumerate() {
+        for (row, (token, log_prob)) in choices.into_iter().enumerate() {
             let sentence = live[row];
             let hypothesis = &mut hypotheses[sentence];
             hypothesis.log_prob += log_prob as f64;
@@ -389,6 +378,68 @@ pub fn greedy(
         hypothesis.score = hypothesis.log_prob;
     }
     hypotheses
+}
+
+/// The best token of each row of `log_probs` `[rows, vocab]` but those `banned` in that row,
+/// and its log-probability, chosen on the device: only each row's best `k` tokens and their
+/// log-probabilities come back, not the whole distribution; one more than the most tokens a
+/// row may not take leaves every row a token it may.
+fn best_on_device(log_probs: Tensor<2>, banned: &[Vec<u32>]) -> Vec<(u32, f32)> {
+    let [_, vocab] = log_probs.dims();
+    let k = (1 + banned.iter().map(Vec::len).max().unwrap_or(0)).min(vocab);
+    let (log_probs, tokens) = if k == 1 {
+        log_probs.max_dim_with_indices(1)
+    } else {
+        log_probs.topk_with_indices(k, 1)
+    };
+    let tokens = tokens
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("token ids");
+    let log_probs = host_f32(log_probs);
+    tokens
+        .chunks_exact(k)
+        .zip(log_probs.chunks_exact(k))
+        .zip(banned)
+        .map(|((tokens, log_probs), banned)| {
+            tokens
+                .iter()
+                .zip(log_probs)
+                .map(|(&token, &log_prob)| (token as u32, log_prob))
+                .find(|(token, _)| !banned.contains(token))
+                .expect("a token not banned among the best k")
+        })
+        .collect()
+}
+
+/// Greedy search's choice on the host, from the generator's `logits` (`vocab` values a
+/// row): each row's best token but those `banned` in it and those no translation contains
+/// (padding, `<s>`, and `</s>` unless `may_end`), with its log-probability `x_t − (m + ln Σ_j
+/// e^{x_j − m})`. The best logit is the best log-probability, so the row is read twice (its
+/// best token, its normaliser), never normalised whole.
+pub fn greedy_choices(
+    logits: &[f32],
+    vocab: usize,
+    banned: &[Vec<u32>],
+    may_end: bool,
+) -> Vec<(u32, f32)> {
+    logits
+        .chunks_exact(vocab)
+        .zip(banned)
+        .map(|(row, banned)| {
+            let mut excluded = banned.clone();
+            excluded.extend([PAD_ID, BOS_ID]);
+            if !may_end {
+                excluded.push(EOS_ID);
+            }
+            let (token, logit) = top(row, 1, &excluded)
+                .into_iter()
+                .next()
+                .expect("a token neither banned nor excluded");
+            (token, logit - normaliser(row))
+        })
+        .collect()
 }
 
 /// The settings of [`beam_search`].
@@ -441,10 +492,11 @@ pub fn beam_search(
     // The sentence of each group of rows still searching: a sentence done leaves the batch.
     let mut live: Vec<usize> = (0..batch).collect();
     for step in 0..max_tokens.iter().copied().max().unwrap_or(0) {
+        let logits = decoder.logits(&next);
         let mut log_probs = host_f32(if options.normalise_on_host {
-            decoder.logits(&next)
+            logits
         } else {
-            decoder.log_probs(&next, true)
+            decoder.log_probs(logits, true)
         });
         let vocab = log_probs.len() / (live.len() * width);
         if options.normalise_on_host {
