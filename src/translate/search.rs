@@ -234,14 +234,28 @@ fn lanes(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32; 16
     acc
 }
 
-/// `Σ e^{x − max}` over `values`, in sixteen lanes: with AVX2 and FMA where the processor
-/// has them (checked at run time: the build targets any x86-64).
+/// `Σ e^{x − max}` over `values`, in sixteen lanes: one AVX-512 register, or two of AVX2
+/// with FMA, where the processor has them (checked at run time: the build targets any
+/// x86-64).
 fn sum_exp(values: &[f32], max: f32) -> [f32; 16] {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the processor has the features the function is compiled for.
-        return unsafe { sum_exp_avx2(values, max) };
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has the features the function is compiled for.
+            return unsafe { sum_exp_avx512(values, max) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as above.
+            return unsafe { sum_exp_avx2(values, max) };
+        }
     }
+    sum_exp_lanes(values, max)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sum_exp_avx512(values: &[f32], max: f32) -> [f32; 16] {
     sum_exp_lanes(values, max)
 }
 
@@ -269,7 +283,9 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     // 1.5 · 2²³: adding and subtracting it rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let x = x.max(-87.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    // `1.5 · 2²³ + n`, whose low mantissa bits hold `n` as a two's-complement integer.
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HIGH - n * LN2_LOW;
     let p = 1.987_569_2e-4;
     let p = p * r + 1.398_199_9e-3;
@@ -278,7 +294,13 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5;
     let e_r = p * r * r + r + 1.0;
-    e_r * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // `2^n`: `n + 127` in the exponent field, taken from `shifted`'s bits by integer
+    // arithmetic, which vectorises (a float-to-integer `as` saturates, element by element).
+    let biased = shifted
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127);
+    e_r * f32::from_bits(biased << 23)
 }
 
 /// The values of a tensor as `f32`s, on the host.
