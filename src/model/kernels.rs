@@ -66,8 +66,6 @@ pub fn read_in_place<const D: usize, R>(
 
 #[cfg(feature = "flex")]
 mod flex {
-    use std::ops::Range;
-
     use burn::backend::flex::FlexTensor;
     use burn::backend::{
         BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind,
@@ -149,54 +147,39 @@ mod flex {
         };
         let (input, matrix) = (x.as_slice::<f32>()?, weight.as_slice::<f32>()?);
         let mut out: Vec<f32> = Vec::with_capacity(rows * d_output);
-        let dst = out.as_mut_ptr() as usize;
-        // The product's columns `columns`, on this thread or gemm's pool.
-        let multiply = |columns: Range<usize>, parallelism: gemm::Parallelism| {
-            // SAFETY: `input` is `[rows, d_input]` and `matrix` `[d_input, d_output]`, both
-            // row-major and in bounds; `dst` has room for `[rows, d_output]`, whose columns
-            // `columns` `gemm` writes whole without reading them (`read_dst` false, α 0), as
-            // flex's product does. Calls on disjoint columns write disjoint elements.
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    columns.len(),
-                    d_input,
-                    (dst as *mut f32).add(columns.start),
-                    1,
-                    d_output as isize,
-                    false,
-                    input.as_ptr(),
-                    1,
-                    d_input as isize,
-                    matrix.as_ptr().add(columns.start),
-                    1,
-                    d_output as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                )
-            }
-        };
-        // flex's own threshold for handing a product to its thread pool. An output of at
-        // most 512 columns (the model's width) runs as two halves side by side, each on one
-        // thread: `gemm`'s pool shares such a product out worse (BENCHMARKS.md, lever 17).
-        // Each element is the same sum in the same order either way.
-        if rows * d_output * d_input < 192 * 192 * 192 {
-            multiply(0..d_output, gemm::Parallelism::None);
-        } else if d_output <= 512 {
-            let half = d_output.div_ceil(32) * 16;
-            rayon::join(
-                || multiply(0..half, gemm::Parallelism::None),
-                || multiply(half..d_output, gemm::Parallelism::None),
-            );
+        // flex's own threshold for handing a product to its thread pool.
+        let parallelism = if rows * d_output * d_input >= 192 * 192 * 192 {
+            gemm::Parallelism::Rayon(0)
         } else {
-            multiply(0..d_output, gemm::Parallelism::Rayon(0));
+            gemm::Parallelism::None
+        };
+        // SAFETY: `input` is `[rows, d_input]` and `matrix` `[d_input, d_output]`, both
+        // row-major and in bounds; `out` has room for `[rows, d_output]`, which `gemm`
+        // writes whole without reading it (`read_dst` false, α 0), as flex's product does.
+        unsafe {
+            gemm::gemm(
+                rows,
+                d_output,
+                d_input,
+                out.as_mut_ptr(),
+                1,
+                d_output as isize,
+                false,
+                input.as_ptr(),
+                1,
+                d_input as isize,
+                matrix.as_ptr(),
+                1,
+                d_output as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+            out.set_len(rows * d_output);
         }
-        // SAFETY: every element of `[rows, d_output]` was written above.
-        unsafe { out.set_len(rows * d_output) };
         if let Some(bias) = bias {
             for row in out.chunks_exact_mut(d_output) {
                 for (value, &b) in row.iter_mut().zip(bias) {
