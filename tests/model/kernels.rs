@@ -137,3 +137,29 @@ fn projecting_straight_into_the_output_is_burns_linear_to_the_bit() {
         );
     }
 }
+
+/// `read_in_place` reads a flex tensor's own values, in row-major order, and declines what it
+/// cannot read where it lies (a transposed view, another backend), so that greedy search falls
+/// back to the device there: the path a search takes, seen from outside.
+#[test]
+fn values_are_read_in_place_only_where_they_lie_in_order() {
+    use transformer_mt::model::kernels::read_in_place;
+    let data: Vec<f32> = (0..6).map(|i| i as f32 * 1.5 - 2.0).collect();
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        if !backend.is_compiled() {
+            continue;
+        }
+        let device = backend.device().expect("a CPU device");
+        let matrix = tensor(data.clone(), [2, 3], &device);
+        let read = read_in_place(&matrix, <[f32]>::to_vec);
+        let transposed = read_in_place(&matrix.clone().transpose(), <[f32]>::to_vec);
+        match backend {
+            Backend::Flex => {
+                assert_eq!(read, Some(data.clone()));
+                assert_eq!(transposed, None);
+            }
+            _ => assert_eq!((read, transposed), (None, None), "{backend}"),
+        }
+        assert_eq!(values(matrix), data, "{backend}: the tensor is still whole");
+    }
+}
