@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use transformer_mt::backend::Backend;
+use transformer_mt::model::kernels::exp_nonpositive;
 use transformer_mt::run::RunDir;
 use transformer_mt::translate::search::{
-    Beam, Decoding, Hypothesis, exp_nonpositive, greedy_choices, log_softmax_rows,
-    repeating_tokens, top,
+    Beam, Decoding, Hypothesis, greedy_choices, log_softmax_rows, repeating_tokens, top,
 };
 use transformer_mt::translate::segment::sentences;
 use transformer_mt::translate::{SearchSettings, Translator};

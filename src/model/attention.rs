@@ -4,8 +4,6 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::dropout::{Dropout, DropoutConfig};
@@ -54,10 +52,11 @@ pub fn scaled_dot_product_attention(
 }
 
 /// The context of [`scaled_dot_product_attention`] alone, for decoding: no dropout, no
-/// weights returned, so Burn's fused attention (`burn::tensor::module::attention`) may
-/// compute it without materialising the weights (flex: one tiled CPU kernel; backends without
-/// a kernel of their own run the same formula as separate operations). Every query must see
-/// at least one key.
+/// weights returned, so that it may be computed without materialising the weights
+/// ([`kernels::attention`]: on flex a pass of this project's own for a step's few queries;
+/// elsewhere Burn's fused attention, `burn::tensor::module::attention`, which backends
+/// without a kernel of their own run as separate operations). Every query must see at least
+/// one key.
 ///
 /// The blocked pairs enter as the mask's additive [`AttentionMask::bias`], the scores the
 /// reference gives them, so that both agree to rounding on every backend.
@@ -67,14 +66,7 @@ pub fn fused_attention(
     value: Tensor<4>,
     mask: Option<&AttentionMask>,
 ) -> Tensor<4> {
-    attention(
-        query,
-        key,
-        value,
-        None,
-        mask.map(AttentionMask::bias),
-        AttentionModuleOptions::default(),
-    )
+    kernels::attention(query, key, value, mask.map(AttentionMask::bias))
 }
 
 /// Configuration of [`MultiHeadAttention`].

@@ -48,6 +48,153 @@ pub fn project<const D: usize>(
     burn::tensor::module::linear(x, weight, bias)
 }
 
+/// The most queries a head may have for [`attention`]'s own pass on flex: a decoding step's
+/// one position, or a beam's hypotheses attending together.
+pub const FEW_QUERIES: usize = 8;
+
+/// `softmax(Q·Kᵀ / √d_k + bias)·V` (paper, eq. 1) without the weights: `query` `[batch,
+/// heads, queries, d_k]`, `key` and `value` `[batch, heads, keys, d_k]`, `bias` broadcast to
+/// `[batch, heads, queries, keys]` (Burn's `module::attention`). Every query must see at
+/// least one key. On flex, for at most [`FEW_QUERIES`] queries a head, one pass per head:
+/// `gemm` for both products, read through the operands' strides, the softmax in vector
+/// lanes in between, the context written in the order `[batch, queries, heads, d_k]` that
+/// merging the heads reads (flex's own kernel copies the query into order, takes the C
+/// library's `expf` a value at a time, and its context is copied again to merge the heads).
+pub fn attention(
+    query: Tensor<4>,
+    key: Tensor<4>,
+    value: Tensor<4>,
+    bias: Option<Tensor<4>>,
+) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(context) = flex::attention(&query, &key, &value, bias.as_ref()) {
+        return context;
+    }
+    burn::tensor::module::attention(
+        query,
+        key,
+        value,
+        None,
+        bias,
+        burn::tensor::ops::AttentionModuleOptions::default(),
+    )
+}
+
+/// Sixteen running values over `values`, lane `l` folding `values[16·i + l]` by `fold`:
+/// independent lanes, which the compiler keeps in vector registers.
+#[inline(always)]
+pub fn lanes(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32; 16] {
+    let mut acc = [start; 16];
+    let chunks = values.chunks_exact(16);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (a, &x) in acc.iter_mut().zip(chunk) {
+            *a = fold(*a, x);
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(rest) {
+        *a = fold(*a, x);
+    }
+    acc
+}
+
+/// `f(args)` compiled for the widest vectors the processor has: one AVX-512 register for
+/// sixteen lanes, or two of AVX2 with FMA (checked at run time: the build targets any
+/// x86-64). `f` and what it calls must be `#[inline(always)]`, so that each variant holds
+/// its own copy of them.
+#[inline(always)]
+pub fn vectorised<A, R>(f: impl Fn(A) -> R, args: A) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has the features the function is compiled for.
+            return unsafe { on_avx512(f, args) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as above.
+            return unsafe { on_avx2(f, args) };
+        }
+    }
+    f(args)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn on_avx512<A, R>(f: impl Fn(A) -> R, args: A) -> R {
+    f(args)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn on_avx2<A, R>(f: impl Fn(A) -> R, args: A) -> R {
+    f(args)
+}
+
+/// `Σ e^{x − max}` over `values`, in sixteen lanes ([`vectorised`]).
+pub fn sum_exp(values: &[f32], max: f32) -> [f32; 16] {
+    vectorised(
+        #[inline(always)]
+        |(values, max)| lanes(values, 0.0, |sum, x| sum + exp_nonpositive(x - max)),
+        (values, max),
+    )
+}
+
+/// `softmax(x)` of the row `x` in place: `e^{x_i − m} / Σ_j e^{x_j − m}`, `m` its maximum
+/// ([`vectorised`]). The row must hold a finite value.
+pub fn softmax_in_place(row: &mut [f32]) {
+    vectorised(
+        #[inline(always)]
+        |row: &mut [f32]| {
+            let max = lanes(row, f32::NEG_INFINITY, f32::max)
+                .into_iter()
+                .fold(f32::NEG_INFINITY, f32::max);
+            for x in row.iter_mut() {
+                *x = exp_nonpositive(*x - max);
+            }
+            let sum: f32 = lanes(row, 0.0, |sum, x| sum + x).into_iter().sum();
+            let inverse = 1.0 / sum;
+            for x in row.iter_mut() {
+                *x *= inverse;
+            }
+        },
+        row,
+    )
+}
+
+/// `e^x` for `x ≤ 0` without a library call, so that a loop of them vectorises: Cephes'
+/// `expf`. `e^x = 2^n · e^r` with `n = round(x / ln 2)` and `r = x − n·ln 2` in
+/// `[−ln 2 / 2, ln 2 / 2]` (`ln 2` in two parts, so that `n·ln 2` loses nothing), `e^r` by
+/// a polynomial of degree 7; `e^{−87}` below `−87`, where `2^n` would leave the normal
+/// floats (a term of a sum of which the largest is 1).
+#[inline(always)]
+pub fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+    // 1.5 · 2²³: adding and subtracting it rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.max(-87.0);
+    // `1.5 · 2²³ + n`, whose low mantissa bits hold `n` as a two's-complement integer.
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = x - n * LN2_HIGH - n * LN2_LOW;
+    let p = 1.987_569_2e-4;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let e_r = p * r * r + r + 1.0;
+    // `2^n`: `n + 127` in the exponent field, taken from `shifted`'s bits by integer
+    // arithmetic, which vectorises (a float-to-integer `as` saturates, element by element).
+    let biased = shifted
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127);
+    e_r * f32::from_bits(biased << 23)
+}
+
 /// `read` over the values of `tensor`, in row-major order, where they lie: on flex, whose
 /// tensors live in this process's memory, without copying them out. `None` where the backend
 /// keeps them elsewhere or in another form (another backend, a view, autodiff, not `f32`).
@@ -71,6 +218,7 @@ mod flex {
         BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind,
     };
     use burn::tensor::{DType, Int, Tensor, TensorData};
+    use rayon::prelude::*;
 
     /// [`super::select_cat`] on flex, for `f32` tensors outside autodiff with `earlier`
     /// contiguous; `None` otherwise.
@@ -123,6 +271,164 @@ mod flex {
         }
         let shape = [kept, heads, len + new, d_k];
         Some(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
+    }
+
+    /// [`super::attention`] on flex, for `f32` tensors outside autodiff whose last
+    /// dimension is contiguous, at most [`super::FEW_QUERIES`] queries a head; `None`
+    /// otherwise.
+    pub fn attention(
+        query: &Tensor<4>,
+        key: &Tensor<4>,
+        value: &Tensor<4>,
+        bias: Option<&Tensor<4>>,
+    ) -> Option<Tensor<4>> {
+        let [batch, heads, queries, d_k] = query.dims();
+        let [.., keys, _] = key.dims();
+        let fits = key.dims() == [batch, heads, keys, d_k] && value.dims() == key.dims();
+        if !fits || queries > super::FEW_QUERIES || keys == 0 || queries * d_k == 0 {
+            return None;
+        }
+        let bias_dims = bias.map(|bias| bias.dims());
+        if let Some([b, h, q, k]) = bias_dims {
+            let broadcasts = |dim: usize, to: usize| dim == 1 || dim == to;
+            if !(broadcasts(b, batch) && broadcasts(h, heads) && broadcasts(q, queries))
+                || k != keys
+            {
+                return None;
+            }
+        }
+        let (query, key, value) = (flex_f32(query)?, flex_f32(key)?, flex_f32(value)?);
+        let bias = match bias {
+            Some(bias) => Some(flex_f32(bias)?),
+            None => None,
+        };
+        let (q, k, v) = (
+            Strided::of(&query)?,
+            Strided::of(&key)?,
+            Strided::of(&value)?,
+        );
+        // A broadcast dimension is read at its one index, whatever its stride.
+        let bias = match (&bias, bias_dims) {
+            (Some(tensor), Some(dims)) => {
+                let mut view = Strided::general(tensor);
+                for (stride, dim) in view.strides.iter_mut().zip(dims) {
+                    if dim == 1 {
+                        *stride = 0;
+                    }
+                }
+                Some(view)
+            }
+            _ => None,
+        };
+        let scale = 1.0 / (d_k as f32).sqrt();
+        let width = queries * heads * d_k;
+        let mut out = vec![0.0f32; batch * width];
+        let attend = |(b, out): (usize, &mut [f32])| {
+            let mut scores = vec![0.0f32; queries * keys];
+            for h in 0..heads {
+                // SAFETY: each operand's layout keeps every index of its shape inside its
+                // storage; `scores` is `[queries, keys]`; `out` is this row's
+                // `[queries, heads, d_k]`, of which head `h`'s columns are written. `gemm`
+                // writes its destination whole without reading it (α 0, `read_dst` false).
+                unsafe {
+                    gemm::gemm(
+                        queries,
+                        keys,
+                        d_k,
+                        scores.as_mut_ptr(),
+                        1,
+                        keys as isize,
+                        false,
+                        q.at(b, h),
+                        1,
+                        q.strides[2],
+                        k.at(b, h),
+                        k.strides[2],
+                        1,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+                for (i, row) in scores.chunks_exact_mut(keys).enumerate() {
+                    if let Some(bias) = &bias {
+                        let base = bias.offset(b, h) + i as isize * bias.strides[2];
+                        for (j, score) in row.iter_mut().enumerate() {
+                            *score += bias.data[(base + j as isize * bias.strides[3]) as usize];
+                        }
+                    }
+                    super::softmax_in_place(row);
+                }
+                // SAFETY: as above.
+                unsafe {
+                    gemm::gemm(
+                        queries,
+                        d_k,
+                        keys,
+                        out.as_mut_ptr().add(h * d_k),
+                        1,
+                        (heads * d_k) as isize,
+                        false,
+                        scores.as_ptr(),
+                        1,
+                        keys as isize,
+                        v.at(b, h),
+                        1,
+                        v.strides[2],
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        };
+        out.par_chunks_mut(width).enumerate().for_each(attend);
+        let context: Tensor<4> = wrap(FlexTensor::from_data(TensorData::new(
+            out,
+            [batch, queries, heads, d_k],
+        )));
+        Some(context.swap_dims(1, 2))
+    }
+
+    /// A 4-D `f32` tensor's values read through its strides.
+    struct Strided<'a> {
+        data: &'a [f32],
+        start: isize,
+        strides: [isize; 4],
+    }
+
+    impl<'a> Strided<'a> {
+        /// `tensor` with its last dimension contiguous; `None` otherwise.
+        fn of(tensor: &'a FlexTensor) -> Option<Self> {
+            let view = Self::general(tensor);
+            (view.strides[3] == 1).then_some(view)
+        }
+
+        fn general(tensor: &'a FlexTensor) -> Self {
+            let layout = tensor.layout();
+            let s = layout.strides();
+            Self {
+                data: tensor.storage::<f32>(),
+                start: layout.start_offset() as isize,
+                strides: [s[0], s[1], s[2], s[3]],
+            }
+        }
+
+        /// Where batch row `b`'s head `h` starts.
+        fn offset(&self, b: usize, h: usize) -> isize {
+            self.start + b as isize * self.strides[0] + h as isize * self.strides[1]
+        }
+
+        /// [`offset`](Self::offset) as a pointer into the storage.
+        fn at(&self, b: usize, h: usize) -> *const f32 {
+            self.data.as_ptr().wrapping_offset(self.offset(b, h))
+        }
     }
 
     /// [`super::project`] on flex, for `f32` tensors outside autodiff, each contiguous;

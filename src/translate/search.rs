@@ -9,7 +9,8 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
-use crate::model::{AttentionMask, DecodingState, PaddingMasks, Transformer, kernels};
+use crate::model::kernels::{self, lanes, sum_exp};
+use crate::model::{AttentionMask, DecodingState, PaddingMasks, Transformer};
 
 /// How the decoder computes each step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,93 +215,6 @@ fn normaliser(row: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = sum_exp(row, max).into_iter().map(f64::from).sum();
     max + sum.ln() as f32
-}
-
-/// Sixteen running values over `values`, lane `l` folding `values[16·i + l]` by `fold`:
-/// independent lanes, which the compiler keeps in vector registers.
-#[inline(always)]
-fn lanes(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32; 16] {
-    let mut acc = [start; 16];
-    let chunks = values.chunks_exact(16);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (a, &x) in acc.iter_mut().zip(chunk) {
-            *a = fold(*a, x);
-        }
-    }
-    for (a, &x) in acc.iter_mut().zip(rest) {
-        *a = fold(*a, x);
-    }
-    acc
-}
-
-/// `Σ e^{x − max}` over `values`, in sixteen lanes: one AVX-512 register, or two of AVX2
-/// with FMA, where the processor has them (checked at run time: the build targets any
-/// x86-64).
-fn sum_exp(values: &[f32], max: f32) -> [f32; 16] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor has the features the function is compiled for.
-            return unsafe { sum_exp_avx512(values, max) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: as above.
-            return unsafe { sum_exp_avx2(values, max) };
-        }
-    }
-    sum_exp_lanes(values, max)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn sum_exp_avx512(values: &[f32], max: f32) -> [f32; 16] {
-    sum_exp_lanes(values, max)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn sum_exp_avx2(values: &[f32], max: f32) -> [f32; 16] {
-    sum_exp_lanes(values, max)
-}
-
-#[inline(always)]
-fn sum_exp_lanes(values: &[f32], max: f32) -> [f32; 16] {
-    lanes(values, 0.0, |sum, x| sum + exp_nonpositive(x - max))
-}
-
-/// `e^x` for `x ≤ 0` without a library call, so that a loop of them vectorises: Cephes'
-/// `expf`. `e^x = 2^n · e^r` with `n = round(x / ln 2)` and `r = x − n·ln 2` in
-/// `[−ln 2 / 2, ln 2 / 2]` (`ln 2` in two parts, so that `n·ln 2` loses nothing), `e^r` by
-/// a polynomial of degree 7; `e^{−87}` below `−87`, where `2^n` would leave the normal
-/// floats (a term of a sum of which the largest is 1).
-#[inline(always)]
-pub fn exp_nonpositive(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HIGH: f32 = 0.693_359_4;
-    const LN2_LOW: f32 = -2.121_944_4e-4;
-    // 1.5 · 2²³: adding and subtracting it rounds to the nearest integer.
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.max(-87.0);
-    // `1.5 · 2²³ + n`, whose low mantissa bits hold `n` as a two's-complement integer.
-    let shifted = x * LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let r = x - n * LN2_HIGH - n * LN2_LOW;
-    let p = 1.987_569_2e-4;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 0.5;
-    let e_r = p * r * r + r + 1.0;
-    // `2^n`: `n + 127` in the exponent field, taken from `shifted`'s bits by integer
-    // arithmetic, which vectorises (a float-to-integer `as` saturates, element by element).
-    let biased = shifted
-        .to_bits()
-        .wrapping_sub(ROUND.to_bits())
-        .wrapping_add(127);
-    e_r * f32::from_bits(biased << 23)
 }
 
 /// The values of a tensor as `f32`s, on the host.

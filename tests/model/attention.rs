@@ -207,20 +207,57 @@ fn fused_attention_equals_the_reference_on_every_backend() {
             Some(AttentionMask::causal(4, &device).or(AttentionMask::key_padding(padding))),
         ];
         for mask in &masks {
-            let reference = scaled_dot_product_attention(
-                query.clone(),
-                key.clone(),
-                value.clone(),
-                mask.as_ref(),
-                &no_dropout(),
-            )
-            .context;
-            let fused = fused_attention(query.clone(), key.clone(), value.clone(), mask.as_ref());
-            let diff = max_abs_diff(fused, reference);
-            assert!(
-                diff < 1e-5,
-                "{backend}: differs by {diff} with mask {mask:?}"
-            );
+            assert_fused_is_the_reference(&query, &key, &value, mask.as_ref(), &backend);
         }
     }
+}
+
+/// The same at decoding's shapes, where flex takes a pass of its own: one query, and a beam's
+/// four attending together, each a view with its heads split as the model splits them, over
+/// keys of which a row's padding blocks the last ones (a bias broadcast over heads and
+/// queries) or none; and nine queries, past that pass's few, which flex leaves to Burn.
+#[test]
+fn decoding_attention_equals_the_reference_on_every_backend() {
+    let (batch, heads, keys, d_k) = (3, 2, 7, 4);
+    let mut blocked = [[false; 7]; 3];
+    blocked[1][6] = true;
+    blocked[2][5] = true;
+    blocked[2][6] = true;
+    for backend in Backend::runnable() {
+        let device = backend.device().expect("runnable");
+        let padding = Tensor::<2, Bool>::from_data(blocked, &device);
+        for queries in [1, 4, 9] {
+            let query = normal([batch, queries, heads * d_k], &device)
+                .reshape([batch, queries, heads, d_k])
+                .swap_dims(1, 2);
+            let key = normal([batch, heads, keys, d_k], &device);
+            let value = normal([batch, heads, keys, d_k], &device);
+            for mask in [None, Some(AttentionMask::key_padding(padding.clone()))] {
+                let label = format!("{backend}, {queries} queries");
+                assert_fused_is_the_reference(&query, &key, &value, mask.as_ref(), &label);
+            }
+        }
+    }
+}
+
+/// `fused_attention` gives the reference's context, within 1e-5, in its shape.
+fn assert_fused_is_the_reference(
+    query: &Tensor<4>,
+    key: &Tensor<4>,
+    value: &Tensor<4>,
+    mask: Option<&AttentionMask>,
+    label: &dyn std::fmt::Display,
+) {
+    let reference = scaled_dot_product_attention(
+        query.clone(),
+        key.clone(),
+        value.clone(),
+        mask,
+        &no_dropout(),
+    )
+    .context;
+    let fused = fused_attention(query.clone(), key.clone(), value.clone(), mask);
+    assert_eq!(fused.dims(), reference.dims(), "{label}");
+    let diff = max_abs_diff(fused, reference);
+    assert!(diff < 1e-5, "{label}: differs by {diff} with mask {mask:?}");
 }
