@@ -83,7 +83,7 @@ pub fn attention(
 /// Sixteen running values over `values`, lane `l` folding `values[16·i + l]` by `fold`:
 /// independent lanes, which the compiler keeps in vector registers.
 #[inline(always)]
-pub fn lanes(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32; 16] {
+fn lanes(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32; 16] {
     let mut acc = [start; 16];
     let chunks = values.chunks_exact(16);
     let rest = chunks.remainder();
@@ -96,6 +96,14 @@ pub fn lanes(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32
         *a = fold(*a, x);
     }
     acc
+}
+
+/// The largest of `values` (−∞ for none), in sixteen lanes.
+#[inline(always)]
+fn maximum(values: &[f32]) -> f32 {
+    lanes(values, f32::NEG_INFINITY, f32::max)
+        .into_iter()
+        .fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// `f(args)` compiled for the widest vectors the processor has: one AVX-512 register for
@@ -131,12 +139,20 @@ fn on_avx2<A, R>(f: impl Fn(A) -> R, args: A) -> R {
     f(args)
 }
 
-/// `Σ e^{x − max}` over `values`, in sixteen lanes ([`vectorised`]).
-pub fn sum_exp(values: &[f32], max: f32) -> [f32; 16] {
+/// `log Σ_j e^{x_j}` over the row `x`, as `m + ln Σ_j e^{x_j − m}` with `m` its maximum, so
+/// that no exponential overflows; the sum of the lanes in `f64` ([`vectorised`], both passes).
+pub fn log_sum_exp(row: &[f32]) -> f32 {
     vectorised(
         #[inline(always)]
-        |(values, max)| lanes(values, 0.0, |sum, x| sum + exp_nonpositive(x - max)),
-        (values, max),
+        |row: &[f32]| {
+            let max = maximum(row);
+            let sum: f64 = lanes(row, 0.0, |sum, x| sum + exp_nonpositive(x - max))
+                .into_iter()
+                .map(f64::from)
+                .sum();
+            max + sum.ln() as f32
+        },
+        row,
     )
 }
 
@@ -146,9 +162,7 @@ pub fn softmax_in_place(row: &mut [f32]) {
     vectorised(
         #[inline(always)]
         |row: &mut [f32]| {
-            let max = lanes(row, f32::NEG_INFINITY, f32::max)
-                .into_iter()
-                .fold(f32::NEG_INFINITY, f32::max);
+            let max = maximum(row);
             for x in row.iter_mut() {
                 *x = exp_nonpositive(*x - max);
             }
@@ -251,9 +265,7 @@ mod flex {
             "select_cat: rows {picked:?} of a batch of {batch}"
         );
         // `newer` is a view (heads split from the model dimension): read through its strides.
-        let strides = newer.layout().strides();
-        let start = newer.layout().start_offset() as isize;
-        let fresh = newer.storage::<f32>();
+        let fresh = Strided::general(&newer);
         let block = len * d_k;
         let mut out = Vec::with_capacity(kept * heads * (len + new) * d_k);
         for (row, &from) in picked.iter().enumerate() {
@@ -261,11 +273,8 @@ mod flex {
                 let at = (from * heads + head) * block;
                 out.extend_from_slice(&source[at..at + block]);
                 for position in 0..new {
-                    let base = start
-                        + row as isize * strides[0]
-                        + head as isize * strides[1]
-                        + position as isize * strides[2];
-                    out.extend((0..d_k).map(|i| fresh[(base + i as isize * strides[3]) as usize]));
+                    let base = fresh.offset(row, head) + position as isize * fresh.strides[2];
+                    out.extend((0..d_k).map(|i| fresh.get(base + i as isize * fresh.strides[3])));
                 }
             }
         }
@@ -308,18 +317,15 @@ mod flex {
             Strided::of(&value)?,
         );
         // A broadcast dimension is read at its one index, whatever its stride.
-        let bias = match (&bias, bias_dims) {
-            (Some(tensor), Some(dims)) => {
-                let mut view = Strided::general(tensor);
-                for (stride, dim) in view.strides.iter_mut().zip(dims) {
-                    if dim == 1 {
-                        *stride = 0;
-                    }
+        let bias = bias.as_ref().zip(bias_dims).map(|(tensor, dims)| {
+            let mut view = Strided::general(tensor);
+            for (stride, dim) in view.strides.iter_mut().zip(dims) {
+                if dim == 1 {
+                    *stride = 0;
                 }
-                Some(view)
             }
-            _ => None,
-        };
+            view
+        });
         let scale = 1.0 / (d_k as f32).sqrt();
         let width = queries * heads * d_k;
         let mut out = vec![0.0f32; batch * width];
@@ -357,7 +363,7 @@ mod flex {
                     if let Some(bias) = &bias {
                         let base = bias.offset(b, h) + i as isize * bias.strides[2];
                         for (j, score) in row.iter_mut().enumerate() {
-                            *score += bias.data[(base + j as isize * bias.strides[3]) as usize];
+                            *score += bias.get(base + j as isize * bias.strides[3]);
                         }
                     }
                     super::softmax_in_place(row);
@@ -396,7 +402,8 @@ mod flex {
         Some(context.swap_dims(1, 2))
     }
 
-    /// A 4-D `f32` tensor's values read through its strides.
+    /// A 4-D `f32` tensor's values read through its strides (a broadcast dimension's
+    /// stride may be set to 0).
     struct Strided<'a> {
         data: &'a [f32],
         start: isize,
@@ -423,6 +430,11 @@ mod flex {
         /// Where batch row `b`'s head `h` starts.
         fn offset(&self, b: usize, h: usize) -> isize {
             self.start + b as isize * self.strides[0] + h as isize * self.strides[1]
+        }
+
+        /// The value at `offset` into the storage.
+        fn get(&self, offset: isize) -> f32 {
+            self.data[offset as usize]
         }
 
         /// [`offset`](Self::offset) as a pointer into the storage.

@@ -9,7 +9,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
-use crate::model::kernels::{self, lanes, sum_exp};
+use crate::model::kernels::{self, log_sum_exp};
 use crate::model::{AttentionMask, DecodingState, PaddingMasks, Transformer};
 
 /// How the decoder computes each step.
@@ -197,7 +197,7 @@ fn excluded_tokens(vocab: usize, may_end: bool, device: &burn::tensor::Device) -
 /// the model's softmax, but no translation takes them).
 pub fn log_softmax_rows(logits: &mut [f32], vocab: usize, excluded: &[u32]) {
     for row in logits.chunks_exact_mut(vocab) {
-        let normaliser = normaliser(row);
+        let normaliser = log_sum_exp(row);
         for x in row.iter_mut() {
             *x -= normaliser;
         }
@@ -205,16 +205,6 @@ pub fn log_softmax_rows(logits: &mut [f32], vocab: usize, excluded: &[u32]) {
             row[token as usize] = f32::NEG_INFINITY;
         }
     }
-}
-
-/// `log Σ_j e^{x_j}` over the row `x`, as `m + ln Σ_j e^{x_j − m}` with `m` its maximum, so
-/// that no exponential overflows; the sum in `f64`.
-fn normaliser(row: &[f32]) -> f32 {
-    let max = lanes(row, f32::NEG_INFINITY, f32::max)
-        .into_iter()
-        .fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = sum_exp(row, max).into_iter().map(f64::from).sum();
-    max + sum.ln() as f32
 }
 
 /// The values of a tensor as `f32`s, on the host.
@@ -373,7 +363,7 @@ pub fn greedy_choices(
                 .into_iter()
                 .next()
                 .expect("a token neither banned nor excluded");
-            (token, logit - normaliser(row))
+            (token, logit - log_sum_exp(row))
         })
         .collect()
 }
