@@ -19,9 +19,9 @@ use crate::run::weights::Precision;
 use crate::serve::{self, ServeOptions, batcher::Batching};
 use crate::train::average::{self, AverageOptions};
 use crate::train::{Session, Start, Stop, TrainOptions, TrainReport};
-use crate::translate::SearchSettings;
 use crate::translate::command::{InferOptions, infer};
 use crate::translate::search::Decoding;
+use crate::translate::{self, SearchSettings};
 
 /// The Transformer of "Attention Is All You Need", learning English → Portuguese translation.
 #[derive(Debug, Parser)]
@@ -119,6 +119,9 @@ pub struct ServeArgs {
     /// Largest beam a request may ask.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_beam: u64,
+    /// The number format of the generator's product at each decoding step (as `infer`'s).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
 }
 
 /// `transformer-mt data ...`
@@ -283,6 +286,28 @@ pub struct SearchArgs {
     /// trained with (its configuration's `data.tags`) [default: its `data.default_tag`].
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
+    /// The number format of the generator's product at each decoding step: bf16 rounds its
+    /// weights and input to bfloat16 (faster; translations may differ from f32's).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+}
+
+/// A number format, as `--precision` names it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// float32.
+    F32,
+    /// bfloat16 weights and inputs, float32 sums.
+    Bf16,
+}
+
+impl From<PrecisionArg> for translate::Precision {
+    fn from(precision: PrecisionArg) -> Self {
+        match precision {
+            PrecisionArg::F32 => Self::F32,
+            PrecisionArg::Bf16 => Self::Bf16,
+        }
+    }
 }
 
 impl SearchArgs {
@@ -299,6 +324,7 @@ impl SearchArgs {
                 Decoding::Cached
             },
             batch_size: self.batch_size,
+            precision: self.precision.into(),
         };
         settings.validate()?;
         Ok(settings)
@@ -582,6 +608,7 @@ fn serve(args: ServeArgs, backend: &SelectBackend) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         max_sentences: args.max_sentences as usize,
         max_beam: args.max_beam as usize,
+        precision: args.precision.into(),
     };
     serve::serve(&options, &mut |addr| {
         println!(

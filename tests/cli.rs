@@ -240,3 +240,44 @@ fn backends_lists_what_each_runs_on_and_what_auto_takes() {
         assert!(adapters.iter().all(|a| a.contains("(Cpu, ")), "{text}");
     }
 }
+
+/// `--precision bf16` translates, and asked of decoding without the cache (which it does not
+/// apply to) it is one clear error naming the options, with a non-zero exit.
+#[test]
+fn bfloat16_decoding_translates_and_refuses_recomputed_decoding() {
+    let backend = [("TRANSFORMER_MT_BACKEND", "flex")];
+    let output = run(
+        &[
+            "infer",
+            "--precision",
+            "bf16",
+            "--beam",
+            "1",
+            "The book is on the table.",
+        ],
+        &backend,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "O livro está na mesa."
+    );
+    let output = run(
+        &[
+            "infer",
+            "--precision",
+            "bf16",
+            "--no-cache",
+            "The book is on the table.",
+        ],
+        &backend,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let message = stderr(&output);
+    assert!(
+        message.contains("--precision bf16") && message.contains("--no-cache"),
+        "{message}"
+    );
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+}

@@ -17,7 +17,7 @@ use transformer_mt::eval::score_files;
 use transformer_mt::model::{Transformer, TransformerConfig};
 use transformer_mt::run::{RunConfig, RunDir, weights};
 use transformer_mt::translate::search::Decoding;
-use transformer_mt::translate::{SearchSettings, Translator};
+use transformer_mt::translate::{Precision, SearchSettings, Translator};
 
 /// A target: bytes in, a panic out when the reader misbehaves.
 pub type Target = fn(&[u8]);
@@ -160,6 +160,12 @@ pub fn model(bytes: &[u8]) {
             max_tokens: 8,
             decoding: Decoding::Cached,
             batch_size: 2,
+            // Both number formats of the generator's product meet the same weights.
+            precision: if beam == 1 {
+                Precision::F32
+            } else {
+                Precision::Bf16
+            },
         };
         let _ = translator.translate(&sources.ids, &settings, |_| {});
     }

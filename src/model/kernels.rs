@@ -209,6 +209,15 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     e_r * f32::from_bits(biased << 23)
 }
 
+/// The values of `tensor`, row-major, copied to the host.
+pub fn host_values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 values")
+}
+
 /// `read` over the values of `tensor`, in row-major order, where they lie: on flex, whose
 /// tensors live in this process's memory, without copying them out. `None` where the backend
 /// keeps them elsewhere or in another form (another backend, a view, autodiff, not `f32`).

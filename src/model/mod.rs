@@ -16,6 +16,7 @@
 //! | GPT: the encoder's layers under the causal mask, a language model | [`gpt`] |
 //! | BERT: the encoder with a masked-LM head | [`bert`] |
 //! | one backend's single pass for a projection or a cache append Burn does in several | [`kernels`] |
+//! | products with the weights in bfloat16, for decoding | [`bf16`] |
 //!
 //! Each module has a `…Config` with documented defaults, whose `init(&device)` builds it,
 //! and a `forward`. The code is backend-free: Burn picks the backend from the device the
@@ -25,6 +26,7 @@
 pub mod add_norm;
 pub mod attention;
 pub mod bert;
+pub mod bf16;
 pub mod decoder;
 pub mod dropout;
 pub mod embedding;

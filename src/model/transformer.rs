@@ -3,8 +3,11 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
+use std::sync::Arc;
+
 use burn::tensor::{Device, Int, Tensor};
 
+use super::bf16::{self, Bf16Matrix};
 use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
 use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
@@ -141,6 +144,7 @@ impl TransformerConfig {
             encoder: self.encoder().init(device),
             decoder: self.decoder().init(device),
             generator,
+            generator_bf16: None,
         })
     }
 
@@ -179,7 +183,14 @@ pub struct DecodingState {
     /// The decoder's keys and values.
     pub cache: DecoderCache,
     /// The generator as `h·W + b`: `W` `[d_model, tgt_vocab_size]` and `b`.
-    generator: (Tensor<2>, Option<Tensor<1>>),
+    generator: (Generator, Option<Tensor<1>>),
+}
+
+/// The generator's `W` as a decoding step multiplies by it.
+#[derive(Clone, Debug)]
+enum Generator {
+    F32(Box<Tensor<2>>),
+    Bf16(Arc<Bf16Matrix>),
 }
 
 impl DecodingState {
@@ -211,6 +222,12 @@ pub struct Transformer {
     pub decoder: Decoder,
     /// The pre-softmax projection to the target vocabulary; `None` when tied (`h·Eᵀ`).
     pub generator: Option<Linear>,
+    /// The generator's `W` in bfloat16 for decoding steps ([`with_bf16_generator`]); `None`:
+    /// float32. Not saved: it is made from the weights.
+    ///
+    /// [`with_bf16_generator`]: Self::with_bf16_generator
+    #[module(skip)]
+    generator_bf16: Option<Arc<Bf16Matrix>>,
 }
 
 impl Transformer {
@@ -275,19 +292,21 @@ impl Transformer {
     /// `[batch, src_len, d_model]`: the encoder–decoder keys and values of every layer,
     /// computed once, no target position yet, and the generator laid out for one position.
     pub fn start_decoding(&self, memory: Tensor<3>) -> DecodingState {
-        let (weight, bias) = match &self.generator {
-            Some(linear) => (
-                linear.weight.val(),
-                linear.bias.as_ref().map(|bias| bias.val()),
-            ),
+        let bias = self
+            .generator
+            .as_ref()
+            .and_then(|linear| linear.bias.as_ref().map(|bias| bias.val()));
+        let weight = match (&self.generator_bf16, &self.generator) {
+            (Some(matrix), _) => Generator::Bf16(matrix.clone()),
+            (None, Some(linear)) => Generator::F32(Box::new(linear.weight.val())),
             // `Eᵀ` stored in its own order. As a transposed view of the table, the matrix
             // product would copy it into the order its kernel reads at every step (the whole
             // `vocab × d_model` table, the largest matrix of a step); a search copies it once.
-            None => {
+            (None, None) => {
                 let table = self.src_embedding.table.weight.val();
                 let [vocab, d_model] = table.dims();
                 let stored = table.transpose().reshape([d_model * vocab]);
-                (stored.reshape([d_model, vocab]), None)
+                Generator::F32(Box::new(stored.reshape([d_model, vocab])))
             }
         };
         DecodingState {
@@ -313,12 +332,25 @@ impl Transformer {
         );
         let hidden = self.decoder.step(x, &mut state.cache, Some(memory_mask));
         let [_, _, d_model] = hidden.dims();
-        let (weight, bias) = &state.generator;
-        kernels::project(
-            hidden.reshape([batch, d_model]),
-            weight.clone(),
-            bias.clone(),
-        )
+        let hidden = hidden.reshape([batch, d_model]);
+        match &state.generator {
+            (Generator::F32(weight), bias) => {
+                kernels::project(hidden, *weight.clone(), bias.clone())
+            }
+            (Generator::Bf16(weight), bias) => bf16::project(hidden, weight, bias.clone()),
+        }
+    }
+
+    /// The model with its generator's `W` rounded to bfloat16 for the steps of incremental
+    /// decoding ([`decode_step`](Self::decode_step)), which then multiply by it in bfloat16
+    /// ([`bf16`]); the weights themselves, and every other product, stay float32.
+    pub fn with_bf16_generator(mut self) -> Self {
+        let matrix = match &self.generator {
+            Some(linear) => Bf16Matrix::from_weight(linear.weight.val()),
+            None => Bf16Matrix::transposed(self.src_embedding.table.weight.val()),
+        };
+        self.generator_bf16 = Some(Arc::new(matrix));
+        self
     }
 
     /// The generator: logits `[batch, len, tgt_vocab_size]` from decoder states

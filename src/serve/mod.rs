@@ -28,7 +28,7 @@ use crate::backend::Backend;
 use crate::plot::SentenceAttention;
 use crate::run::RunDir;
 use crate::translate::search::Decoding;
-use crate::translate::{SearchSettings, Translator};
+use crate::translate::{Precision, SearchSettings, Translator};
 use api::{ApiError, ApiJson, AttentionRequest, Candidate, TranslateRequest, TranslateResponse};
 use batcher::{Batcher, Batching};
 
@@ -52,6 +52,8 @@ pub struct ServeOptions {
     pub max_sentences: usize,
     /// Largest beam a request may ask.
     pub max_beam: usize,
+    /// The number format of every request's decoding steps.
+    pub precision: Precision,
 }
 
 /// What every handler shares.
@@ -62,6 +64,7 @@ struct Shared {
     description: Value,
     max_sentences: usize,
     max_beam: usize,
+    precision: Precision,
 }
 
 /// Loads the model, listens, and serves until SIGINT or SIGTERM; `ready` hears the address
@@ -76,6 +79,7 @@ pub fn serve(options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> anyho
         description,
         max_sentences: options.max_sentences,
         max_beam: options.max_beam,
+        precision: options.precision,
     };
     let app = router(shared, options.max_body_bytes);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -221,6 +225,7 @@ fn settings(shared: &Shared, beam: usize, n_best: usize) -> Result<SearchSetting
         max_tokens: usize::MAX,
         decoding: Decoding::Cached,
         batch_size: SearchSettings::DEFAULT_BATCH_SIZE,
+        precision: shared.precision,
     })
 }
 

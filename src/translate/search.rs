@@ -207,15 +207,6 @@ pub fn log_softmax_rows(logits: &mut [f32], vocab: usize, excluded: &[u32]) {
     }
 }
 
-/// The values of a tensor as `f32`s, on the host.
-fn host_f32<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 values")
-}
-
 /// `values` as a `[len]` tensor of ids.
 fn ids(values: &[u32], device: &burn::tensor::Device) -> Tensor<1, Int> {
     let values: Vec<i64> = values.iter().map(|&v| v as i64).collect();
@@ -323,7 +314,7 @@ fn best_on_device(log_probs: Tensor<2>, banned: &[Vec<u32>]) -> Vec<(u32, f32)> 
         .convert::<i64>()
         .try_into_vec::<i64>()
         .expect("token ids");
-    let log_probs = host_f32(log_probs);
+    let log_probs = kernels::host_values(log_probs);
     tokens
         .chunks_exact(k)
         .zip(log_probs.chunks_exact(k))
@@ -419,7 +410,7 @@ pub fn beam_search(
     let mut live: Vec<usize> = (0..batch).collect();
     for step in 0..max_tokens.iter().copied().max().unwrap_or(0) {
         let logits = decoder.logits(&next);
-        let mut log_probs = host_f32(if options.normalise_on_host {
+        let mut log_probs = kernels::host_values(if options.normalise_on_host {
             logits
         } else {
             decoder.log_probs(logits, true)

@@ -4,6 +4,7 @@
 mod attention;
 mod backends;
 mod bert;
+mod bf16;
 mod common;
 mod dropout;
 mod gpt;
