@@ -119,7 +119,7 @@ pub struct ServeArgs {
     /// Largest beam a request may ask.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_beam: u64,
-    /// The number format of the generator's product at each decoding step (as `infer`'s).
+    /// The number format of the products by the model's weight matrices (as `infer`'s).
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     pub precision: PrecisionArg,
 }
@@ -286,8 +286,9 @@ pub struct SearchArgs {
     /// trained with (its configuration's `data.tags`) [default: its `data.default_tag`].
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
-    /// The number format of the generator's product at each decoding step: bf16 rounds its
-    /// weights and input to bfloat16 (faster; translations may differ from f32's).
+    /// The number format of the products by the model's weight matrices: bf16 rounds each
+    /// matrix and its input to bfloat16 and sums in float32 (faster; translations may differ
+    /// from f32's).
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     pub precision: PrecisionArg,
 }

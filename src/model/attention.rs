@@ -5,7 +5,9 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
+use std::sync::Arc;
 
+use super::bf16::{self, Bf16Matrix};
 use super::dropout::{Dropout, DropoutConfig};
 use super::kernels;
 use super::mask::{AttentionMask, BLOCKED_SCORE};
@@ -100,6 +102,11 @@ pub struct MultiHeadAttention {
     pub dropout: Dropout,
     /// Number of heads.
     pub n_heads: usize,
+    /// `W_Q`, `W_K`, `W_V` and `W_O` in bfloat16, in that order
+    /// ([`with_bf16_weights`](MultiHeadAttention::with_bf16_weights)); `None`: the float32
+    /// weights multiply. Not saved: it is made from them.
+    #[module(skip)]
+    bf16: Option<Arc<[Bf16Matrix; 4]>>,
 }
 
 impl MultiHeadAttentionConfig {
@@ -114,6 +121,7 @@ impl MultiHeadAttentionConfig {
             output: projection.init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             n_heads: self.n_heads,
+            bf16: None,
         }
     }
 }
@@ -184,7 +192,27 @@ impl KeyValue {
     }
 }
 
+/// The projections' places in [`MultiHeadAttention`]'s bfloat16 weights.
+const QUERY: usize = 0;
+const KEY: usize = 1;
+const VALUE: usize = 2;
+const OUTPUT: usize = 3;
+
 impl MultiHeadAttention {
+    /// The layer with its products by `W_Q`, `W_K`, `W_V` and `W_O` in bfloat16 ([`bf16`]).
+    pub fn with_bf16_weights(mut self) -> Self {
+        let layers = [&self.query, &self.key, &self.value, &self.output];
+        self.bf16 = Some(Arc::new(layers.map(Bf16Matrix::of)));
+        self
+    }
+
+    /// `x·W + b` of the projection `which` (`QUERY`, `KEY`, `VALUE` or `OUTPUT`), in
+    /// bfloat16 where [`with_bf16_weights`](Self::with_bf16_weights) made it so.
+    fn project<const D: usize>(&self, which: usize, x: Tensor<D>) -> Tensor<D> {
+        let layer = [&self.query, &self.key, &self.value, &self.output][which];
+        bf16::linear(layer, self.bf16.as_ref().map(|packed| &packed[which]), x)
+    }
+
     /// Attends from `query` `[batch, queries, d_model]` over `key` and `value`
     /// `[batch, keys, d_model]`. Self-attention passes the same tensor three times;
     /// encoder–decoder attention passes the decoder state as `query` and the encoder output
@@ -205,8 +233,8 @@ impl MultiHeadAttention {
     /// Projects keys and values `[batch, len, d_model]` into heads, for [`attend`](Self::attend).
     pub fn key_value(&self, key: Tensor<3>, value: Tensor<3>) -> KeyValue {
         KeyValue {
-            key: self.split_heads(kernels::linear(&self.key, key)),
-            value: self.split_heads(kernels::linear(&self.value, value)),
+            key: self.split_heads(self.project(KEY, key)),
+            value: self.split_heads(self.project(VALUE, value)),
         }
     }
 
@@ -218,14 +246,14 @@ impl MultiHeadAttention {
         mask: Option<&AttentionMask>,
     ) -> (Tensor<3>, Tensor<4>) {
         let heads = scaled_dot_product_attention(
-            self.split_heads(kernels::linear(&self.query, query)),
+            self.split_heads(self.project(QUERY, query)),
             key_value.key.clone(),
             key_value.value.clone(),
             mask,
             &self.dropout,
         );
         (
-            kernels::linear(&self.output, merge_heads(heads.context)),
+            self.project(OUTPUT, merge_heads(heads.context)),
             heads.weights,
         )
     }
@@ -239,12 +267,12 @@ impl MultiHeadAttention {
         mask: Option<&AttentionMask>,
     ) -> Tensor<3> {
         let context = fused_attention(
-            self.split_heads(kernels::linear(&self.query, query)),
+            self.split_heads(self.project(QUERY, query)),
             key_value.key.clone(),
             key_value.value.clone(),
             mask,
         );
-        kernels::linear(&self.output, merge_heads(context))
+        self.project(OUTPUT, merge_heads(context))
     }
 
     /// [`context`](Self::context) for `rows` queries of one position each over the keys and

@@ -10,6 +10,7 @@
 //! The matrix is stored once in the order the kernel reads: panels of [`PANEL`] columns,
 //! each holding, for every pair of rows, the pair's two values side by side in 32 bits.
 
+use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData};
 
 use super::kernels;
@@ -92,6 +93,11 @@ impl Bf16Matrix {
         let [d_input, d_output] = weight.dims();
         let values = kernels::host_values(weight);
         Self::new(d_input, d_output, |i, j| values[i * d_output + j])
+    }
+
+    /// The weight of the layer `linear`, rounded.
+    pub fn of(linear: &Linear) -> Self {
+        Self::from_weight(linear.weight.val())
     }
 
     /// `Eᵀ` of the table `table` `[rows, columns]`, rounded: a tied generator's `h·Eᵀ`.
@@ -181,6 +187,19 @@ impl Bf16Matrix {
                 out[at..at + columns].copy_from_slice(&acc[..columns]);
             }
         }
+    }
+}
+
+/// `x·W + b` of the layer `linear`: by `packed`, its `W` in bfloat16 ([`project`]), when
+/// given; in float32 ([`kernels::linear`]) otherwise.
+pub fn linear<const D: usize>(
+    linear: &Linear,
+    packed: Option<&Bf16Matrix>,
+    x: Tensor<D>,
+) -> Tensor<D> {
+    match packed {
+        Some(weight) => project(x, weight, linear.bias.as_ref().map(|bias| bias.val())),
+        None => kernels::linear(linear, x),
     }
 }
 

@@ -72,6 +72,16 @@ pub struct DecoderLayerOutput {
 }
 
 impl DecoderLayer {
+    /// The layer with its weight matrices' products in bfloat16 ([`super::bf16`]).
+    pub fn with_bf16_weights(self) -> Self {
+        Self {
+            self_attn: self.self_attn.with_bf16_weights(),
+            cross_attn: self.cross_attn.with_bf16_weights(),
+            feed_forward: self.feed_forward.with_bf16_weights(),
+            ..self
+        }
+    }
+
     /// `x` `[batch, tgt_len, d_model]` attends to itself under `self_mask` (causal and target
     /// padding) and to `memory` `[batch, src_len, d_model]` under `memory_mask` (source
     /// padding).
@@ -211,6 +221,18 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// The stack with every layer's weight matrices' products in bfloat16 ([`super::bf16`]).
+    pub fn with_bf16_weights(self) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(DecoderLayer::with_bf16_weights)
+                .collect(),
+            ..self
+        }
+    }
+
     /// The cache of incremental decoding against the encoder's `memory`.
     pub fn start(&self, memory: Tensor<3>) -> DecoderCache {
         DecoderCache {

@@ -54,6 +54,15 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
+    /// The layer with its weight matrices' products in bfloat16 ([`super::bf16`]).
+    pub fn with_bf16_weights(self) -> Self {
+        Self {
+            self_attn: self.self_attn.with_bf16_weights(),
+            feed_forward: self.feed_forward.with_bf16_weights(),
+            ..self
+        }
+    }
+
     /// `x` `[batch, src_len, d_model]` → same shape, plus the self-attention weights
     /// `[batch, heads, src_len, src_len]`.
     pub fn forward(&self, x: Tensor<3>, mask: Option<&AttentionMask>) -> (Tensor<3>, Tensor<4>) {
@@ -104,6 +113,18 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// The stack with every layer's weight matrices' products in bfloat16 ([`super::bf16`]).
+    pub fn with_bf16_weights(self) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(EncoderLayer::with_bf16_weights)
+                .collect(),
+            ..self
+        }
+    }
+
     /// Encodes the embedded source `x` `[batch, src_len, d_model]`; `mask` blocks padding.
     pub fn forward(&self, x: Tensor<3>, mask: Option<&AttentionMask>) -> EncoderOutput {
         let mut x = x;

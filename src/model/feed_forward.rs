@@ -5,9 +5,11 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use std::sync::Arc;
+
+use super::bf16::{self, Bf16Matrix};
 
 use super::dropout::{Dropout, DropoutConfig};
-use super::kernels;
 
 /// Configuration of [`FeedForward`].
 #[derive(Config, Debug)]
@@ -33,6 +35,7 @@ impl FeedForwardConfig {
                 .with_initializer(xavier)
                 .init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
+            bf16: None,
         }
     }
 }
@@ -47,12 +50,23 @@ pub struct FeedForward {
     pub w_2: Linear,
     /// Dropout on the hidden activations, as in the reference implementation (tensor2tensor).
     pub dropout: Dropout,
+    /// `W_1` and `W_2` in bfloat16 ([`with_bf16_weights`](Self::with_bf16_weights)); `None`:
+    /// the float32 weights multiply. Not saved: it is made from them.
+    #[module(skip)]
+    bf16: Option<Arc<[Bf16Matrix; 2]>>,
 }
 
 impl FeedForward {
     /// `[batch, len, d_model]` → `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let hidden = relu(kernels::linear(&self.w_1, x));
-        kernels::linear(&self.w_2, self.dropout.forward(hidden))
+        let packed = |i: usize| self.bf16.as_ref().map(|packed| &packed[i]);
+        let hidden = relu(bf16::linear(&self.w_1, packed(0), x));
+        bf16::linear(&self.w_2, packed(1), self.dropout.forward(hidden))
+    }
+
+    /// The layer with its products by `W_1` and `W_2` in bfloat16 ([`bf16`]).
+    pub fn with_bf16_weights(mut self) -> Self {
+        self.bf16 = Some(Arc::new([&self.w_1, &self.w_2].map(Bf16Matrix::of)));
+        self
     }
 }

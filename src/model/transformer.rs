@@ -222,10 +222,10 @@ pub struct Transformer {
     pub decoder: Decoder,
     /// The pre-softmax projection to the target vocabulary; `None` when tied (`h·Eᵀ`).
     pub generator: Option<Linear>,
-    /// The generator's `W` in bfloat16 for decoding steps ([`with_bf16_generator`]); `None`:
+    /// The generator's `W` in bfloat16 for decoding steps ([`with_bf16_weights`]); `None`:
     /// float32. Not saved: it is made from the weights.
     ///
-    /// [`with_bf16_generator`]: Self::with_bf16_generator
+    /// [`with_bf16_weights`]: Self::with_bf16_weights
     #[module(skip)]
     generator_bf16: Option<Arc<Bf16Matrix>>,
 }
@@ -341,16 +341,22 @@ impl Transformer {
         }
     }
 
-    /// The model with its generator's `W` rounded to bfloat16 for the steps of incremental
-    /// decoding ([`decode_step`](Self::decode_step)), which then multiply by it in bfloat16
-    /// ([`bf16`]); the weights themselves, and every other product, stay float32.
-    pub fn with_bf16_generator(mut self) -> Self {
-        let matrix = match &self.generator {
-            Some(linear) => Bf16Matrix::from_weight(linear.weight.val()),
+    /// The model for translating with every product by a weight matrix in bfloat16
+    /// ([`bf16`]): the encoder's and the decoder's projections, and the generator at the
+    /// steps of incremental decoding ([`decode_step`](Self::decode_step); the whole-prefix
+    /// [`generate`](Self::generate) stays float32). The weights themselves stay as they are:
+    /// a rounded copy of each is made.
+    pub fn with_bf16_weights(self) -> Self {
+        let generator = match &self.generator {
+            Some(linear) => Bf16Matrix::of(linear),
             None => Bf16Matrix::transposed(self.src_embedding.table.weight.val()),
         };
-        self.generator_bf16 = Some(Arc::new(matrix));
-        self
+        Self {
+            encoder: self.encoder.with_bf16_weights(),
+            decoder: self.decoder.with_bf16_weights(),
+            generator_bf16: Some(Arc::new(generator)),
+            ..self
+        }
     }
 
     /// The generator: logits `[batch, len, tgt_vocab_size]` from decoder states

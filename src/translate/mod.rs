@@ -41,18 +41,19 @@ pub struct SearchSettings {
     pub decoding: Decoding,
     /// Sentences decoded together.
     pub batch_size: usize,
-    /// The number format of the generator's product at each decoding step.
+    /// The number format of the products by the model's weight matrices.
     pub precision: Precision,
 }
 
-/// The number format of the generator's product `h·W` at each step of cached decoding, the
-/// largest product of a step (`W` is `d_model × vocabulary`).
+/// The number format of the products by the model's weight matrices when translating: the
+/// encoder's and decoder's projections and the generator (`d_model × vocabulary`, the
+/// largest), which hold nearly all of a translation's arithmetic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Precision {
     /// float32, as the model trained.
     #[default]
     F32,
-    /// `W` and `h` rounded to bfloat16, the products summed in float32
+    /// Each `W` and its input rounded to bfloat16, the products summed in float32
     /// ([`crate::model::bf16`]): half the bytes a step reads, twice the products an
     /// instruction on a processor with AVX-512 BF16; translations may differ from float32's.
     Bf16,
@@ -89,7 +90,7 @@ impl SearchSettings {
             bail!("--length-penalty must be a number of at least 0, got {alpha}");
         }
         if self.precision == Precision::Bf16 && self.decoding == Decoding::Recompute {
-            bail!("--precision bf16 is for cached decoding's steps: leave out --no-cache");
+            bail!("--precision bf16 is for cached decoding: leave out --no-cache");
         }
         Ok(())
     }
@@ -270,7 +271,7 @@ pub struct Translator {
     d_model: usize,
     /// The domain tag sources are translated with (`doc` for `<doc>`), if any.
     tag: Option<String>,
-    /// `model` with its generator in bfloat16, made at the first search that asks for it.
+    /// `model` with its products in bfloat16, made at the first search that asks for it.
     bf16_model: OnceLock<Transformer>,
     backend: Backend,
     device: Device,
@@ -348,7 +349,7 @@ impl Translator {
             Precision::F32 => &self.model,
             Precision::Bf16 => self
                 .bf16_model
-                .get_or_init(|| self.model.clone().with_bf16_generator()),
+                .get_or_init(|| self.model.clone().with_bf16_weights()),
         }
     }
 
