@@ -3,6 +3,7 @@
     bash scripts/setup-ctranslate2.sh                      # once: makes .venv-ct2/
     .venv-ct2/bin/python benches/ctranslate2.py            # the shipped model; tch and flex if built
     .venv-ct2/bin/python benches/ctranslate2.py --run prose --backends tch --json out.json
+    .venv-ct2/bin/python benches/ctranslate2.py --backends flex --precisions f32,bf16
 
 1. Exports a run's model (`model.bpk`, Burn's burnpack format, read here with a small CBOR
    reader) into CTranslate2's `TransformerSpec`: the same layers, heads, pre- or post-norm,
@@ -21,6 +22,8 @@
 3. Prints sentences/s, target tokens/s (the outputs re-tokenized), peak memory (the process's
    maximum resident set), BLEU and chrF (sacreBLEU) per engine and mode, each engine's ratio
    to CTranslate2 float32, and how many greedy outputs differ from CTranslate2 float32's.
+   `--precisions f32,bf16` also runs ours with every weight matrix's product in bfloat16
+   (`infer --precision bf16`), beside CTranslate2's int8.
 
 Our timings are the `infer` process's wall time less its start-up (loading the model and
 translating one word, the median of three runs); CTranslate2's are timed inside its process
@@ -338,20 +341,24 @@ def measure_ct2(args, which, beam, batch, source, output):
         return json.load(f)["seconds"], peak
 
 
-def ours_cmd(backend, binary, args, beam, batch, source, output):
+def ours_cmd(backend, binary, precision, args, beam, batch, source, output):
     # --whole-lines: CTranslate2 translates each line as one sentence, and so must we here.
     cmd = [binary, "infer", "--backend", backend, "--run", args.run, "--beam", str(beam),
            "--length-penalty", "0", "--no-repeat-ngram", "0", "--batch-size", str(batch),
            "--whole-lines", "--input", source, "--output", output]
+    if precision != "f32":  # a baseline binary may predate --precision
+        cmd += ["--precision", precision]
     return cmd + (["--tag", args.tag] if args.tag else [])
 
 
-def startup(args, backend, binary, tmp):
-    """Median wall seconds of `infer` loading the model and translating one word."""
+def startup(args, backend, binary, precision, tmp):
+    """Median wall seconds of `infer` loading the model (and, in bf16, rounding its weights)
+    and translating one word."""
     source = os.path.join(tmp, "one-word.txt")
     with open(source, "w") as f:
         f.write("Hello.\n")
-    cmd = ours_cmd(backend, binary, args, 1, 1, source, os.path.join(tmp, "one-word.out"))
+    cmd = ours_cmd(backend, binary, precision, args, 1, 1, source,
+                   os.path.join(tmp, "one-word.out"))
     return statistics.median(run_measured(cmd, ours_env(args))[0] for _ in range(3))
 
 
@@ -413,6 +420,9 @@ def main():
     parser.add_argument("--baseline", help="another transformer-mt binary whose backends are timed "
                         "beside --binary's, as `BACKEND (baseline)`: a lever's before and after")
     parser.add_argument("--compute-types", default="float32,int8", help="CTranslate2's")
+    parser.add_argument("--precisions", default="f32",
+                        help="ours (`infer --precision`), comma-separated, of: f32, bf16; a backend "
+                             "in bf16 is named `BACKEND bf16`")
     parser.add_argument("--ct2-layouts", default="inside,across",
                         help="how CTranslate2 uses the threads, comma-separated: `inside` each "
                              "operation (one translator), `across` batches (a translator a thread, "
@@ -454,11 +464,15 @@ def main():
     unknown = set(args.modes.split(",")) - {m[0] for m in MODES}
     if unknown:
         sys.exit(f"--modes: unknown {', '.join(sorted(unknown))}")
+    unknown = set(args.precisions.split(",")) - {"f32", "bf16", ""}
+    if unknown:
+        sys.exit(f"--precisions: unknown {', '.join(sorted(unknown))} (f32, bf16)")
     unknown = set(args.ct2_layouts.split(",")) - {"inside", "across", ""}
     if unknown:
         sys.exit(f"--ct2-layouts: unknown {', '.join(sorted(unknown))} (inside, across)")
     if args.check:
         args.modes, args.compute_types, args.ct2_layouts = "greedy b32", "float32", "inside"
+        args.precisions = "f32"
     modes = [m for m in MODES if m[0] in args.modes.split(",")]
     for path, what in ((args.binary, "--binary"), (os.path.join(args.run, "model.bpk"), "--run"),
                        (os.path.join(args.shared, "ntrex128.eng-por.dev.tsv"), "--shared")):
@@ -493,9 +507,11 @@ def main():
                    for t in args.compute_types.split(",") if t
                    for l in args.ct2_layouts.split(",") if l]
         backends = [b for b in args.backends.split(",") if b]
-        engines += [(b, "ours", (b, args.binary)) for b in backends]
+        precisions = [p for p in args.precisions.split(",") if p]
+        engines += [(b + ("" if p == "f32" else " " + p), "ours", (b, args.binary, p))
+                    for p in precisions for b in backends]
         if args.baseline:
-            engines += [(f"{b} (baseline)", "ours", (b, args.baseline)) for b in backends]
+            engines += [(f"{b} (baseline)", "ours", (b, args.baseline, "f32")) for b in backends]
         ours = [(name, which) for name, kind, which in engines if kind == "ours"]
         startups = {} if args.check else {name: startup(args, *which, tmp) for name, which in ours}
         results = []

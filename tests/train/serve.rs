@@ -218,6 +218,36 @@ fn the_api_translates_as_infer_does_and_describes_the_model() {
     );
 }
 
+/// `serve --precision bf16` answers as `infer --precision bf16` does, greedy and beam.
+#[test]
+fn a_server_in_bfloat16_translates_as_infer_in_bfloat16() {
+    let run = small_run();
+    let server = Server::start(run, &["--precision", "bf16"]);
+    let sentences = ["seven", "three hundred and twelve", "forty thousand"];
+    let translate = format!("{}/v1/translate", server.url);
+    for beam in ["1", "3"] {
+        let (status, answer) = post_json(
+            &translate,
+            &json!({"text": sentences, "beam": beam.parse::<usize>().expect("a number")}),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let mut args = vec![
+            "infer",
+            "--run",
+            path(run),
+            "--beam",
+            beam,
+            "--precision",
+            "bf16",
+        ];
+        args.extend_from_slice(&sentences);
+        let output = run_in(run, &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let expected: Vec<String> = stdout(&output).lines().map(str::to_string).collect();
+        assert_eq!(strings(&answer["translations"]), expected, "beam {beam}");
+    }
+}
+
 #[test]
 fn concurrent_requests_are_batched_and_each_gets_its_own_answer() {
     let run = small_run();
