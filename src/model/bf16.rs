@@ -21,13 +21,15 @@ const PANEL: usize = 32;
 /// registers, the panel's two and the broadcast row value besides.
 const ROWS: usize = 12;
 
-/// `x` rounded to the nearest bfloat16, ties to even (NaN stays NaN).
+/// `x` rounded to the nearest bfloat16, ties to even (NaN stays NaN): without a branch, so
+/// that a loop of them vectorises.
+#[inline(always)]
 pub fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
-    if x.is_nan() {
-        return ((bits >> 16) | 0x40) as u16;
-    }
-    ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) as u16
+    let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) >> 16;
+    // A NaN quietened, its sign and upper payload kept (rounding could carry it to infinity).
+    let quiet = (bits >> 16) | 0x40;
+    (if x.is_nan() { quiet } else { rounded }) as u16
 }
 
 /// The float32 of the bfloat16 `b`: exact.
@@ -37,6 +39,7 @@ pub fn from_bf16(b: u16) -> f32 {
 }
 
 /// Two bfloat16s in 32 bits, the even-indexed one in the low half, as `vdpbf16ps` pairs them.
+#[inline(always)]
 fn pair(even: f32, odd: f32) -> u32 {
     u32::from(to_bf16(even)) | (u32::from(to_bf16(odd)) << 16)
 }
@@ -153,16 +156,27 @@ impl Bf16Matrix {
         out
     }
 
-    /// The rows of `x` `[rows, d_input]` as pairs of bfloat16s.
+    /// The rows of `x` `[rows, d_input]` as pairs of bfloat16s ([`kernels::vectorised`]).
     fn pairs_of(&self, x: &[f32]) -> Vec<u32> {
         assert_eq!(x.len() % self.d_input, 0, "x is [rows, {}]", self.d_input);
-        let mut pairs = Vec::with_capacity(x.len().div_ceil(2));
-        for row in x.chunks_exact(self.d_input) {
-            pairs.extend(
-                row.chunks(2)
-                    .map(|two| pair(two[0], two.get(1).copied().unwrap_or(0.0))),
-            );
-        }
+        let row_pairs = self.d_input.div_ceil(2);
+        let mut pairs = vec![0; x.len() / self.d_input * row_pairs];
+        kernels::vectorised(
+            #[inline(always)]
+            |pairs: &mut Vec<u32>| {
+                let rows = x.chunks_exact(self.d_input);
+                for (row, out) in rows.zip(pairs.chunks_exact_mut(row_pairs)) {
+                    let two = row.chunks_exact(2);
+                    if let [last] = two.remainder() {
+                        out[row_pairs - 1] = pair(*last, 0.0);
+                    }
+                    for (slot, two) in out.iter_mut().zip(two) {
+                        *slot = pair(two[0], two[1]);
+                    }
+                }
+            },
+            &mut pairs,
+        );
         pairs
     }
 
