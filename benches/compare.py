@@ -71,6 +71,8 @@ def comparisons(backend_name, backend, torch):
         row(f"greedy b{batch} tokens/s: ours cached / PyTorch naive", greedy(backend, batch, "cached"), naive,
             target=GREEDY_TARGET)
         row(f"greedy b{batch} tokens/s: ours uncached / PyTorch naive", greedy(backend, batch, "uncached"), naive)
+        row(f"greedy b{batch} tokens/s: ours cached bf16 / PyTorch naive",
+            greedy(backend, batch, "cached_bf16"), naive)
     row("peak memory MiB", backend.get("peak_rss_mib"), torch.get("peak_rss_mib"), at_most=MEMORY_LIMIT_MIB)
     return rows
 

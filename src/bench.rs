@@ -138,6 +138,9 @@ pub struct DecodeFigures {
     pub cached_tokens_per_second: f64,
     /// New tokens per second recomputing the whole prefix at every step.
     pub uncached_tokens_per_second: f64,
+    /// New tokens per second with the cache and every weight matrix's product in bfloat16
+    /// (`--precision bf16`, [`Transformer::with_bf16_weights`]).
+    pub cached_bf16_tokens_per_second: f64,
 }
 
 /// Everything measured on one backend.
@@ -205,7 +208,7 @@ pub fn measure_decoding(
 ) -> DecodeFigures {
     let src = tokens(batch, LEN, device);
     let limits = vec![NEW_TOKENS; batch];
-    let rate = |decoding| {
+    let rate = |model: &Transformer, decoding| {
         let seconds = median_seconds(runs.warmup, runs.decode, || {
             let found = greedy(model, src.clone(), NEW_TOKENS, &limits, 0, decoding);
             debug_assert!(found.iter().all(|h| h.tokens.len() == NEW_TOKENS));
@@ -213,8 +216,9 @@ pub fn measure_decoding(
         (batch * NEW_TOKENS) as f64 / seconds
     };
     DecodeFigures {
-        cached_tokens_per_second: rate(Decoding::Cached),
-        uncached_tokens_per_second: rate(Decoding::Recompute),
+        cached_tokens_per_second: rate(model, Decoding::Cached),
+        uncached_tokens_per_second: rate(model, Decoding::Recompute),
+        cached_bf16_tokens_per_second: rate(&model.clone().with_bf16_weights(), Decoding::Cached),
     }
 }
 
@@ -341,28 +345,28 @@ pub fn table(report: &Report) -> String {
         report.machine["cpu"].as_str().unwrap_or("unknown CPU"),
         report.machine["cores"]
     );
-    out.push_str("| backend | step s | train tok/s | GFLOP/s | greedy b1 cached | b1 uncached | b32 cached | b32 uncached | peak MiB |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| backend | step s | train tok/s | GFLOP/s | greedy b1 cached | b1 uncached | b1 cached bf16 | b32 cached | b32 uncached | b32 cached bf16 | peak MiB |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (name, f) in &report.backends {
-        let greedy = |batch: &str, cached: bool| {
-            f.greedy.get(batch).map_or("-".to_string(), |d| {
-                let rate = if cached {
-                    d.cached_tokens_per_second
-                } else {
-                    d.uncached_tokens_per_second
-                };
-                format!("{rate:.0}")
-            })
+        let greedy = |batch: &str, rate: fn(&DecodeFigures) -> f64| {
+            f.greedy
+                .get(batch)
+                .map_or("-".to_string(), |d| format!("{:.0}", rate(d)))
         };
+        let cached = |d: &DecodeFigures| d.cached_tokens_per_second;
+        let uncached = |d: &DecodeFigures| d.uncached_tokens_per_second;
+        let bf16 = |d: &DecodeFigures| d.cached_bf16_tokens_per_second;
         out.push_str(&format!(
-            "| {name} | {:.3} | {:.0} | {:.1} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {:.3} | {:.0} | {:.1} | {} | {} | {} | {} | {} | {} | {} |\n",
             f.train.step_seconds,
             f.train.tokens_per_second,
             f.train.gflops,
-            greedy("batch_1", true),
-            greedy("batch_1", false),
-            greedy("batch_32", true),
-            greedy("batch_32", false),
+            greedy("batch_1", cached),
+            greedy("batch_1", uncached),
+            greedy("batch_1", bf16),
+            greedy("batch_32", cached),
+            greedy("batch_32", uncached),
+            greedy("batch_32", bf16),
             f.peak_rss_mib
                 .map_or("-".to_string(), |m| format!("{m:.0}")),
         ));

@@ -159,7 +159,11 @@ fn bench_prints_consistent_figures_as_json() {
     let gflops = number(&figures["train"]["gflops"]);
     assert!((gflops * step - 70.627_885_056).abs() < 1e-6);
     for batch in ["batch_1", "batch_32"] {
-        for rate in ["cached_tokens_per_second", "uncached_tokens_per_second"] {
+        for rate in [
+            "cached_tokens_per_second",
+            "uncached_tokens_per_second",
+            "cached_bf16_tokens_per_second",
+        ] {
             assert!(
                 number(&figures["greedy"][batch][rate]) > 0.0,
                 "{batch} {rate}"
