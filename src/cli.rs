@@ -383,6 +383,9 @@ pub struct GenerateArgs {
     /// (from 0) draws with SEED + n.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The number format of the products by the model's weight matrices (as `infer`'s).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
     /// Prompts; without them, the standard input, a prompt a line (an empty line: the model
     /// starts from nothing).
     pub prompt: Vec<String>,
@@ -645,7 +648,8 @@ fn generate(args: GenerateArgs, backend: &SelectBackend) -> anyhow::Result<()> {
         seed: args.seed,
     };
     sampling.validate()?;
-    let model = LanguageModel::load(&RunDir::from_arg(&args.run), backend()?)?;
+    let model = LanguageModel::load(&RunDir::from_arg(&args.run), backend()?)?
+        .with_precision(args.precision.into());
     let write = |index: usize, prompt: &str| -> anyhow::Result<()> {
         let sampling = Sampling {
             seed: sampling.seed.wrapping_add(index as u64),

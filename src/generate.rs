@@ -9,6 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::backend::Backend;
 use crate::data::random::SplitMix64;
 use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer};
+use crate::model::bf16::Precision;
 use crate::model::{Gpt, GptCache};
 use crate::run::RunDir;
 use crate::run::weights;
@@ -79,6 +80,17 @@ impl LanguageModel {
             gpt: weights::load(gpt, &weights)?,
             tokenizer,
         })
+    }
+
+    /// The model writing with its products in `precision`.
+    pub fn with_precision(self, precision: Precision) -> Self {
+        match precision {
+            Precision::F32 => self,
+            Precision::Bf16 => Self {
+                gpt: self.gpt.with_bf16_weights(),
+                ..self
+            },
+        }
     }
 
     /// `prompt` and what the model writes after it, at most `max_tokens` tokens, as text.

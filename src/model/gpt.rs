@@ -9,8 +9,10 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
+use std::sync::Arc;
 
 use super::attention::KeyValue;
+use super::bf16::{self, Bf16Matrix};
 use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig};
 use super::layer::{ConfigError, LayerConfig, check_nonzero, check_weight_values};
@@ -101,6 +103,7 @@ impl GptConfig {
             stack: EncoderConfig::new(self.layer())
                 .with_n_layers(self.n_layers)
                 .init(device),
+            output_bf16: None,
         })
     }
 }
@@ -115,6 +118,12 @@ pub struct Gpt {
     pub positional_encoding: PositionalEncoding,
     /// The layers: the encoder's, each position attending only to itself and those before.
     pub stack: Encoder,
+    /// `Eᵀ` in bfloat16 for the steps of generation ([`with_bf16_weights`]); `None`: float32.
+    /// Not saved: it is made from the weights.
+    ///
+    /// [`with_bf16_weights`]: Self::with_bf16_weights
+    #[module(skip)]
+    output_bf16: Option<Arc<Bf16Matrix>>,
 }
 
 /// What [`Gpt::step`] keeps between positions: each layer's keys and values so far.
@@ -178,9 +187,26 @@ impl Gpt {
         );
         let hidden = self.stack.step(x, &mut cache.layers);
         cache.len += 1;
+        if let Some(output) = &self.output_bf16 {
+            let [_, _, d_model] = hidden.dims();
+            return bf16::project(hidden.reshape([batch, d_model]), output, None);
+        }
         let logits = self.embedding.logits(hidden);
         let [_, _, vocab] = logits.dims();
         logits.reshape([batch, vocab])
+    }
+
+    /// The model for writing with every product by a weight matrix in bfloat16 ([`bf16`]):
+    /// the layers' projections, and the output projection at the steps of
+    /// [`step`](Self::step). The weights themselves stay as they are: a rounded copy of each
+    /// is made.
+    pub fn with_bf16_weights(self) -> Self {
+        let output = Bf16Matrix::transposed(self.embedding.table.weight.val());
+        Self {
+            stack: self.stack.with_bf16_weights(),
+            output_bf16: Some(Arc::new(output)),
+            ..self
+        }
     }
 
     /// Longest sequence the model has positions for.

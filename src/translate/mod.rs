@@ -21,6 +21,7 @@ use crate::backend::Backend;
 use crate::data::batch::padded;
 use crate::data::{Vocabularies, tag_source, tag_token};
 use crate::model::Transformer;
+pub use crate::model::bf16::Precision;
 use crate::run::{RunDir, weights};
 use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
 
@@ -43,20 +44,6 @@ pub struct SearchSettings {
     pub batch_size: usize,
     /// The number format of the products by the model's weight matrices.
     pub precision: Precision,
-}
-
-/// The number format of the products by the model's weight matrices when translating: the
-/// encoder's and decoder's projections and the generator (`d_model × vocabulary`, the
-/// largest), which hold nearly all of a translation's arithmetic.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Precision {
-    /// float32, as the model trained.
-    #[default]
-    F32,
-    /// Each `W` and its input rounded to bfloat16, the products summed in float32
-    /// ([`crate::model::bf16`]): half the bytes a step reads, twice the products an
-    /// instruction on a processor with AVX-512 BF16; translations may differ from float32's.
-    Bf16,
 }
 
 impl SearchSettings {

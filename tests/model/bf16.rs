@@ -1,10 +1,12 @@
 //! bfloat16 products against values worked out by hand and the exact sums of the rounded
 //! products.
 
+use burn::tensor::{Int, Tensor, TensorData};
 use transformer_mt::backend::Backend;
 use transformer_mt::model::bf16::{Bf16Matrix, from_bf16, project, to_bf16};
+use transformer_mt::model::{GptConfig, PaddingMasks, TransformerConfig};
 
-use super::common::{tensor, values};
+use super::common::{device, tensor, values};
 
 /// Rounding keeps the upper 16 bits, to the nearest, ties to even: 1 + 2⁻⁸ lies halfway
 /// between 1 and 1 + 2⁻⁷ and goes to 1 (even); 1 + 3·2⁻⁸ lies halfway between 1 + 2⁻⁷ (odd)
@@ -93,8 +95,7 @@ fn bfloat16_products_are_the_exact_sums_of_the_rounded_products() {
         }
     }
     let table = filled(9 * 5, 3);
-    let transposed =
-        Bf16Matrix::transposed(tensor(table.clone(), [9, 5], &super::common::device()));
+    let transposed = Bf16Matrix::transposed(tensor(table.clone(), [9, 5], &device()));
     assert_eq!(transposed.dims(), [5, 9]);
     for i in 0..5 {
         for j in 0..9 {
@@ -144,6 +145,81 @@ fn projecting_in_bfloat16_is_the_product_plus_the_bias_on_every_backend() {
             values(project(view, &matrix, None)),
             product,
             "{backend}: a view"
+        );
+    }
+}
+
+/// The largest absolute value of `a` and the largest difference from `b`.
+fn spread_and_gap(a: Tensor<2>, b: Tensor<2>) -> (f32, f32) {
+    let (a, b) = (values(a), values(b));
+    let largest = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let gap = a
+        .iter()
+        .zip(&b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+    (largest, gap)
+}
+
+/// A GPT's steps and a translation model's decoding steps with every weight matrix in
+/// bfloat16 (`with_bf16_weights`) against the same models in float32, position by position:
+/// the logits move (the bfloat16 products ran) by no more than rounding inputs and weights
+/// to 8 significant bits moves them (1 % of the largest logit).
+#[test]
+fn bfloat16_steps_are_float32_steps_to_rounding() {
+    let device = device();
+    device.seed(11);
+    let gpt = GptConfig::new(31)
+        .with_d_model(64)
+        .with_n_heads(4)
+        .with_d_ff(128)
+        .with_n_layers(2)
+        .with_max_len(32)
+        .with_dropout(0.0)
+        .init(&device)
+        .expect("a valid configuration");
+    let gpt_bf16 = gpt.clone().with_bf16_weights();
+    let tokens: Vec<i64> = vec![1, 5, 9, 2, 30, 7, 7, 3];
+    let (mut cache, mut cache_bf16) = (gpt.start(), gpt_bf16.start());
+    for (t, pair) in tokens.chunks(2).enumerate() {
+        let column = || Tensor::<1, Int>::from_data(TensorData::new(pair.to_vec(), [2]), &device);
+        let full = gpt.step(column(), &mut cache);
+        let half = gpt_bf16.step(column(), &mut cache_bf16);
+        let (largest, gap) = spread_and_gap(full, half);
+        assert!(
+            gap > 0.0 && gap <= 0.01 * largest,
+            "GPT, position {t}: {gap} of {largest}"
+        );
+    }
+
+    let model = TransformerConfig::new(37, 41)
+        .with_d_model(64)
+        .with_n_heads(4)
+        .with_d_ff(128)
+        .with_n_encoder_layers(2)
+        .with_n_decoder_layers(2)
+        .with_max_len(32)
+        .with_dropout(0.0)
+        .with_tie_embeddings(false)
+        .init(&device)
+        .expect("a valid configuration");
+    let model_bf16 = model.clone().with_bf16_weights();
+    let src = Tensor::<2, Int>::from_data(
+        TensorData::new(vec![3i64, 4, 5, 6, 7, 8, 9, 10, 0, 0], [2, 5]),
+        &device,
+    );
+    let bos = Tensor::<2, Int>::full([2, 1], 1, &device);
+    let masks = PaddingMasks::from_tokens(src.clone(), bos, 0);
+    let memory_mask = masks.src_attention();
+    let mut state = model.start_decoding(model.encode(src.clone(), &masks).memory);
+    let mut state_bf16 = model_bf16.start_decoding(model_bf16.encode(src, &masks).memory);
+    for (t, pair) in [[1i64, 1], [11, 12], [13, 40]].into_iter().enumerate() {
+        let column = || Tensor::<1, Int>::from_data(TensorData::new(pair.to_vec(), [2]), &device);
+        let full = model.decode_step(column(), &mut state, &memory_mask);
+        let half = model_bf16.decode_step(column(), &mut state_bf16, &memory_mask);
+        let (largest, gap) = spread_and_gap(full, half);
+        assert!(
+            gap > 0.0 && gap <= 0.01 * largest,
+            "translation model, step {t}: {gap} of {largest}"
         );
     }
 }

@@ -53,7 +53,7 @@ fn generate(dir: &Path, args: &[&str]) -> String {
 /// stay chance, each position after the second is certain; a model that learned nothing
 /// sits near the vocabulary's 300). Greedy generation continues a count it never saw whole
 /// (every step of 2 from 5, every step of 2 from 31, in training or not) exactly, for the
-/// three numbers that every line of that start and step has.
+/// three numbers that every line of that start and step has; in bfloat16 too.
 #[test]
 fn a_tiny_gpt_learns_to_count() {
     let (dir, run, printed) = trained_counting();
@@ -96,7 +96,21 @@ fn a_tiny_gpt_learns_to_count() {
     assert!(
         lines[1].starts_with("trinta e um, trinta e três, trinta e cinco, trinta e sete"),
         "{written}"
+    ); // With every product in bfloat16, the same counts.
+    let written_bf16 = generate(
+        dir.path(),
+        &[
+            "--run",
+            path(run),
+            "--temperature",
+            "0",
+            "--precision",
+            "bf16",
+            "cinco, sete",
+            "trinta e um, trinta e três",
+        ],
     );
+    assert_eq!(written_bf16, written);
 }
 
 /// A seed gives the same sampled text on every CPU backend compiled in; the prompts of the
