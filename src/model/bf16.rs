@@ -14,6 +14,7 @@ use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData};
 
 use super::kernels;
+use super::panels::PANEL;
 
 /// The number format of the products by a model's weight matrices when it translates or
 /// writes: its layers' projections and its output projection (`d_model × vocabulary`, the
@@ -28,12 +29,6 @@ pub enum Precision {
     /// instruction on a processor with AVX-512 BF16; translations may differ from float32's.
     Bf16,
 }
-
-/// Columns of `W` a panel holds: two registers of sixteen float32 lanes.
-const PANEL: usize = 32;
-/// Rows of `x` multiplied together against a panel: 2 × 12 accumulators of AVX-512's 32
-/// registers, the panel's two and the broadcast row value besides.
-const ROWS: usize = 12;
 
 /// `x` rounded to the nearest bfloat16, ties to even (NaN stays NaN): without a branch, so
 /// that a loop of them vectorises.
@@ -269,101 +264,50 @@ pub fn project<const D: usize>(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Bf16Matrix, PANEL, ROWS};
+    use super::Bf16Matrix;
+    use crate::model::panels::blocks::{self, Kernel, PANEL};
 
-    /// [`Bf16Matrix::multiply`] by `vdpbf16ps` into `out` `[rows, d_output]`: panel by
-    /// panel (a panel of a 256-row matrix is 16 KiB, which stays in the first-level cache
-    /// while every block of rows reads it), [`ROWS`] rows at a time.
+    /// [`Bf16Matrix::multiply`] by `vdpbf16ps` into `out` `[rows, d_output]`.
     ///
     /// # Safety
     /// The processor has AVX-512F and AVX-512 BF16; `x_pairs` holds `rows` rows of the
     /// matrix's row pairs; `out` has room for `rows × d_output` values.
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn multiply(matrix: &Bf16Matrix, x_pairs: &[u32], rows: usize, out: *mut f32) {
-        let row_pairs = matrix.d_input.div_ceil(2);
-        for (panel, weights) in matrix.pairs.chunks_exact(row_pairs * PANEL).enumerate() {
-            let columns = (matrix.d_output - panel * PANEL).min(PANEL);
-            let mut row = 0;
-            while row < rows {
-                let n = (rows - row).min(ROWS);
-                let block = Block {
-                    x: &x_pairs[row * row_pairs..(row + n) * row_pairs],
-                    weights,
-                    row_pairs,
-                    // SAFETY: row `row`, column `32·panel` is inside `out`.
-                    out: unsafe { out.add(row * matrix.d_output + panel * PANEL) },
-                    out_stride: matrix.d_output,
-                    columns,
-                };
-                // SAFETY: as the caller promised; the block's rows and columns are in `out`.
-                unsafe {
-                    match n {
-                        12 => block.run::<12>(),
-                        11 => block.run::<11>(),
-                        10 => block.run::<10>(),
-                        9 => block.run::<9>(),
-                        8 => block.run::<8>(),
-                        7 => block.run::<7>(),
-                        6 => block.run::<6>(),
-                        5 => block.run::<5>(),
-                        4 => block.run::<4>(),
-                        3 => block.run::<3>(),
-                        2 => block.run::<2>(),
-                        _ => block.run::<1>(),
-                    }
-                }
-                row += n;
-            }
-        }
+        // SAFETY: as the caller promised.
+        unsafe { blocks::multiply(&Pairs { matrix, x_pairs }, rows, matrix.d_output, out) }
     }
 
-    /// Up to [`ROWS`] rows of `x` against one panel.
-    struct Block<'a> {
-        x: &'a [u32],
-        weights: &'a [u32],
-        row_pairs: usize,
-        out: *mut f32,
-        out_stride: usize,
-        columns: usize,
+    /// `x`'s rows of pairs against the matrix's panels, two products a lane an instruction.
+    struct Pairs<'a> {
+        matrix: &'a Bf16Matrix,
+        x_pairs: &'a [u32],
     }
 
-    impl Block<'_> {
-        /// `R` rows: 2·`R` accumulators, each pair of rows' weights loaded once for all.
-        ///
-        /// # Safety
-        /// As [`multiply`]; `x` holds `R` rows.
+    impl Kernel for Pairs<'_> {
         #[inline]
         #[target_feature(enable = "avx512f,avx512bf16")]
-        unsafe fn run<const R: usize>(&self) {
+        unsafe fn sums<const R: usize>(&self, panel: usize, row: usize) -> [[__m512; 2]; R] {
+            let row_pairs = self.matrix.d_input.div_ceil(2);
+            let weights =
+                &self.matrix.pairs[panel * row_pairs * PANEL..(panel + 1) * row_pairs * PANEL];
+            let x = self.x_pairs[row * row_pairs..(row + R) * row_pairs].as_ptr();
             let mut acc = [[_mm512_setzero_ps(); 2]; R];
-            let x = self.x.as_ptr();
-            for (i, w) in self.weights.chunks_exact(PANEL).enumerate() {
+            for (i, w) in weights.chunks_exact(PANEL).enumerate() {
                 // SAFETY: `w` holds 32 values, two registers' worth; `x` holds `R` rows.
                 unsafe {
                     let low: __m512bh = std::mem::transmute(_mm512_loadu_si512(w.as_ptr().cast()));
                     let high: __m512bh =
                         std::mem::transmute(_mm512_loadu_si512(w.as_ptr().add(16).cast()));
                     for (r, acc) in acc.iter_mut().enumerate() {
-                        let value = *x.add(r * self.row_pairs + i) as i32;
+                        let value = *x.add(r * row_pairs + i) as i32;
                         let value: __m512bh = std::mem::transmute(_mm512_set1_epi32(value));
                         acc[0] = _mm512_dpbf16_ps(acc[0], value, low);
                         acc[1] = _mm512_dpbf16_ps(acc[1], value, high);
                     }
                 }
             }
-            let mask = |from: usize| -> __mmask16 {
-                let n = self.columns.saturating_sub(from).min(16);
-                ((1u32 << n) - 1) as __mmask16
-            };
-            let (low, high) = (mask(0), mask(16));
-            for (r, acc) in acc.iter().enumerate() {
-                // SAFETY: row `r`'s first `columns` values of the panel are inside `out`.
-                unsafe {
-                    let at = self.out.add(r * self.out_stride);
-                    _mm512_mask_storeu_ps(at, low, acc[0]);
-                    _mm512_mask_storeu_ps(at.add(16), high, acc[1]);
-                }
-            }
+            acc
         }
     }
 }

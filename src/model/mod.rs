@@ -17,6 +17,7 @@
 //! | BERT: the encoder with a masked-LM head | [`bert`] |
 //! | one backend's single pass for a projection or a cache append Burn does in several | [`kernels`] |
 //! | products with the weights in bfloat16, for decoding | [`bf16`] |
+//! | the generator's float32 matrix packed once for decoding | [`panels`] |
 //!
 //! Each module has a `…Config` with documented defaults, whose `init(&device)` builds it,
 //! and a `forward`. The code is backend-free: Burn picks the backend from the device the
@@ -36,6 +37,7 @@ pub mod gpt;
 pub mod kernels;
 pub mod layer;
 pub mod mask;
+pub mod panels;
 pub mod positional_encoding;
 pub mod transformer;
 

@@ -15,6 +15,7 @@ use super::kernels;
 pub use super::layer::{ConfigError, MAX_WEIGHT_VALUES};
 use super::layer::{LayerConfig, check_nonzero, check_weight_values};
 use super::mask::{AttentionMask, PaddingMasks};
+use super::panels::{self, PackedMatrix};
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
 /// The sizes of a [`Transformer`]. Defaults are the paper's base model (table 3, §3.4).
@@ -145,6 +146,7 @@ impl TransformerConfig {
             decoder: self.decoder().init(device),
             generator,
             generator_bf16: None,
+            generator_packed: None,
         })
     }
 
@@ -189,7 +191,8 @@ pub struct DecodingState {
 /// The generator's `W` as a decoding step multiplies by it.
 #[derive(Clone, Debug)]
 enum Generator {
-    F32(Box<Tensor<2>>),
+    /// `W`, and the same packed once where the model has it and the generator no bias.
+    F32(Box<Tensor<2>>, Option<Arc<PackedMatrix>>),
     Bf16(Arc<Bf16Matrix>),
 }
 
@@ -228,6 +231,11 @@ pub struct Transformer {
     /// [`with_bf16_weights`]: Self::with_bf16_weights
     #[module(skip)]
     generator_bf16: Option<Arc<Bf16Matrix>>,
+    /// The generator's float32 `W` packed for decoding steps
+    /// ([`with_packed_generator`](Self::with_packed_generator)); `None`: `gemm` packs it at
+    /// every step. Not saved.
+    #[module(skip)]
+    generator_packed: Option<Arc<PackedMatrix>>,
 }
 
 impl Transformer {
@@ -298,7 +306,7 @@ impl Transformer {
             .and_then(|linear| linear.bias.as_ref().map(|bias| bias.val()));
         let weight = match (&self.generator_bf16, &self.generator) {
             (Some(matrix), _) => Generator::Bf16(matrix.clone()),
-            (None, Some(linear)) => Generator::F32(Box::new(linear.weight.val())),
+            (None, Some(linear)) => Generator::F32(Box::new(linear.weight.val()), None),
             // `Eᵀ` stored in its own order. As a transposed view of the table, the matrix
             // product would copy it into the order its kernel reads at every step (the whole
             // `vocab × d_model` table, the largest matrix of a step); a search copies it once.
@@ -306,7 +314,8 @@ impl Transformer {
                 let table = self.src_embedding.table.weight.val();
                 let [vocab, d_model] = table.dims();
                 let stored = table.transpose().reshape([d_model * vocab]);
-                Generator::F32(Box::new(stored.reshape([d_model, vocab])))
+                let packed = self.generator_packed.clone();
+                Generator::F32(Box::new(stored.reshape([d_model, vocab])), packed)
             }
         };
         DecodingState {
@@ -334,10 +343,25 @@ impl Transformer {
         let [_, _, d_model] = hidden.dims();
         let hidden = hidden.reshape([batch, d_model]);
         match &state.generator {
-            (Generator::F32(weight), bias) => {
-                kernels::project(hidden, *weight.clone(), bias.clone())
+            (Generator::F32(weight, packed), bias) => {
+                let packed = packed.as_ref().and_then(|p| panels::project(&hidden, p));
+                packed.unwrap_or_else(|| kernels::project(hidden, *weight.clone(), bias.clone()))
             }
             (Generator::Bf16(weight), bias) => bf16::project(hidden, weight, bias.clone()),
+        }
+    }
+
+    /// The model with its tied generator's `Eᵀ` packed once for the steps of incremental
+    /// decoding ([`panels`]): the same float32 products, without `gemm` packing the largest
+    /// matrix of a step at every step. A model with its own generator is left as it is.
+    pub fn with_packed_generator(self) -> Self {
+        if self.generator.is_some() {
+            return self;
+        }
+        let packed = PackedMatrix::transposed(self.src_embedding.table.weight.val());
+        Self {
+            generator_packed: Some(Arc::new(packed)),
+            ..self
         }
     }
 

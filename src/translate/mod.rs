@@ -289,6 +289,11 @@ impl Translator {
             .map_err(|e| anyhow!("{}: {e}", run.model_config_path().display()))?;
         let model =
             weights::load(model, &weights)?.with_max_len(config.max_len * POSITIONS_PER_TRAINED);
+        // Where the step's values lie in this process's memory, the generator is packed once.
+        let model = match backend {
+            Backend::Flex => model.with_packed_generator(),
+            _ => model,
+        };
         Ok(Self {
             model,
             vocabularies,

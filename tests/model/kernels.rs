@@ -6,6 +6,13 @@ use transformer_mt::model::kernels::select_cat;
 
 use super::common::{tensor, values};
 
+/// `len` values spread over [−1.5, 1.5], reproducible, a different run for each `seed`.
+fn filled(len: usize, seed: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 2003.0 - 0.5) * 3.0)
+        .collect()
+}
+
 /// `select_cat` on every CPU backend compiled in (on flex its own pass, elsewhere Burn's
 /// `select` and `cat`) against `cat([select(earlier, rows), newer])` computed element by
 /// element: rows repeated, reordered and dropped, none given, `newer` a view with its heads
@@ -87,11 +94,6 @@ fn projecting_straight_into_the_output_is_burns_linear_to_the_bit() {
             continue;
         }
         let device = backend.device().expect("a CPU device");
-        let filled = |len: usize, seed: usize| -> Vec<f32> {
-            (0..len)
-                .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 2003.0 - 0.5) * 3.0)
-                .collect()
-        };
         for (rows, d_input, d_output, with_bias) in [
             (15, 7, 11, true),
             (32, 256, 8000, false),
@@ -161,5 +163,55 @@ fn values_are_read_in_place_only_where_they_lie_in_order() {
             _ => assert_eq!((read, transposed), (None, None), "{backend}"),
         }
         assert_eq!(values(matrix), data, "{backend}: the tensor is still whole");
+    }
+}
+
+/// The generator's matrix packed once (`panels`) multiplies as Burn's `linear` does, within
+/// float32 rounding, for a step's shapes (one row, a batch's, a beam's, against the
+/// vocabulary) and awkward ones (an odd width, outputs that end inside a panel, rows that end
+/// inside a block), stored from `W` or from a table as `Eᵀ`; on flex where the processor has
+/// AVX-512, and nowhere else (ndarray's values are not read in place).
+#[test]
+fn the_packed_generator_multiplies_as_burns_linear() {
+    use burn::tensor::module::linear;
+    use transformer_mt::model::panels::{PackedMatrix, project};
+    let avx512 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx512f");
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        if !backend.is_compiled() {
+            continue;
+        }
+        let device = backend.device().expect("a CPU device");
+        for (rows, d_input, d_output) in [
+            (1, 256, 8003),
+            (32, 256, 8003),
+            (128, 256, 1000),
+            (13, 7, 45),
+        ] {
+            let table = filled(d_output * d_input, 1);
+            let weight = tensor(table.clone(), [d_output, d_input], &device).transpose();
+            let x = tensor(filled(rows * d_input, 2), [rows, d_input], &device);
+            let expected = values(linear(x.clone(), weight.clone(), None));
+            let largest = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            for packed in [
+                PackedMatrix::transposed(tensor(table.clone(), [d_output, d_input], &device)),
+                PackedMatrix::from_weight(weight.clone()),
+            ] {
+                assert_eq!(packed.dims(), [d_input, d_output]);
+                let got = project(&x, &packed);
+                assert_eq!(
+                    got.is_some(),
+                    avx512 && backend == Backend::Flex,
+                    "{backend}: [{rows}, {d_input}] x [{d_input}, {d_output}]"
+                );
+                let Some(got) = got else { continue };
+                assert_eq!(got.dims(), [rows, d_output]);
+                for (a, b) in values(got).iter().zip(&expected) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * largest,
+                        "{backend}: [{rows}, {d_input}] x [{d_input}, {d_output}]: {a} against {b}"
+                    );
+                }
+            }
+        }
     }
 }
