@@ -11,6 +11,7 @@ use super::bf16::{self, Bf16Matrix};
 use super::dropout::{Dropout, DropoutConfig};
 use super::kernels;
 use super::mask::{AttentionMask, BLOCKED_SCORE};
+use super::panels::{self, MAX_PACKED_INPUT, PackedMatrix};
 
 /// What [`scaled_dot_product_attention`] returns.
 #[derive(Clone, Debug)]
@@ -107,6 +108,11 @@ pub struct MultiHeadAttention {
     /// weights multiply. Not saved: it is made from them.
     #[module(skip)]
     bf16: Option<Arc<[Bf16Matrix; 4]>>,
+    /// `W_Q`, `W_K`, `W_V` and `W_O` packed once in float32, in that order
+    /// ([`with_packed_weights`](MultiHeadAttention::with_packed_weights)); `None`: `gemm`
+    /// packs them at every product. Not saved.
+    #[module(skip)]
+    packed: Option<Arc<[PackedMatrix; 4]>>,
 }
 
 impl MultiHeadAttentionConfig {
@@ -122,6 +128,7 @@ impl MultiHeadAttentionConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             n_heads: self.n_heads,
             bf16: None,
+            packed: None,
         }
     }
 }
@@ -206,10 +213,27 @@ impl MultiHeadAttention {
         self
     }
 
-    /// `x·W + b` of the projection `which` (`QUERY`, `KEY`, `VALUE` or `OUTPUT`), in
-    /// bfloat16 where [`with_bf16_weights`](Self::with_bf16_weights) made it so.
+    /// The layer with `W_Q`, `W_K`, `W_V` and `W_O` packed once in float32 for decoding
+    /// ([`panels`]; the same products), where `d_model` is at most [`MAX_PACKED_INPUT`].
+    pub fn with_packed_weights(mut self) -> Self {
+        let layers = [&self.query, &self.key, &self.value, &self.output];
+        if self.query.weight.dims()[0] <= MAX_PACKED_INPUT {
+            self.packed = Some(Arc::new(layers.map(PackedMatrix::of)));
+        }
+        self
+    }
+
+    /// `x·W + b` of the projection `which` (`QUERY`, `KEY`, `VALUE` or `OUTPUT`): in
+    /// bfloat16 where [`with_bf16_weights`](Self::with_bf16_weights) made it so, by the
+    /// matrix packed once where [`with_packed_weights`](Self::with_packed_weights) did.
     fn project<const D: usize>(&self, which: usize, x: Tensor<D>) -> Tensor<D> {
         let layer = [&self.query, &self.key, &self.value, &self.output][which];
+        if self.bf16.is_none()
+            && let Some(packed) = &self.packed
+            && let Some(out) = panels::linear(layer, &packed[which], &x)
+        {
+            return out;
+        }
         bf16::linear(layer, self.bf16.as_ref().map(|packed| &packed[which]), x)
     }
 

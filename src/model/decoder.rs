@@ -72,6 +72,16 @@ pub struct DecoderLayerOutput {
 }
 
 impl DecoderLayer {
+    /// The layer with its narrow weight matrices packed once in float32 ([`super::panels`]).
+    pub fn with_packed_weights(self) -> Self {
+        Self {
+            self_attn: self.self_attn.with_packed_weights(),
+            cross_attn: self.cross_attn.with_packed_weights(),
+            feed_forward: self.feed_forward.with_packed_weights(),
+            ..self
+        }
+    }
+
     /// The layer with its weight matrices' products in bfloat16 ([`super::bf16`]).
     pub fn with_bf16_weights(self) -> Self {
         Self {
@@ -221,6 +231,19 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// The stack with every layer's narrow weight matrices packed once in float32
+    /// ([`super::panels`]).
+    pub fn with_packed_weights(self) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(DecoderLayer::with_packed_weights)
+                .collect(),
+            ..self
+        }
+    }
+
     /// The stack with every layer's weight matrices' products in bfloat16 ([`super::bf16`]).
     pub fn with_bf16_weights(self) -> Self {
         Self {

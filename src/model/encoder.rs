@@ -54,6 +54,15 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
+    /// The layer with its narrow weight matrices packed once in float32 ([`super::panels`]).
+    pub fn with_packed_weights(self) -> Self {
+        Self {
+            self_attn: self.self_attn.with_packed_weights(),
+            feed_forward: self.feed_forward.with_packed_weights(),
+            ..self
+        }
+    }
+
     /// The layer with its weight matrices' products in bfloat16 ([`super::bf16`]).
     pub fn with_bf16_weights(self) -> Self {
         Self {
@@ -113,6 +122,19 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// The stack with every layer's narrow weight matrices packed once in float32
+    /// ([`super::panels`]).
+    pub fn with_packed_weights(self) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(EncoderLayer::with_packed_weights)
+                .collect(),
+            ..self
+        }
+    }
+
     /// The stack with every layer's weight matrices' products in bfloat16 ([`super::bf16`]).
     pub fn with_bf16_weights(self) -> Self {
         Self {

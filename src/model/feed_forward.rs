@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use std::sync::Arc;
 
 use super::bf16::{self, Bf16Matrix};
+use super::panels::{self, MAX_PACKED_INPUT, PackedMatrix};
 
 use super::dropout::{Dropout, DropoutConfig};
 
@@ -36,6 +37,7 @@ impl FeedForwardConfig {
                 .init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             bf16: None,
+            packed: None,
         }
     }
 }
@@ -54,14 +56,33 @@ pub struct FeedForward {
     /// the float32 weights multiply. Not saved: it is made from them.
     #[module(skip)]
     bf16: Option<Arc<[Bf16Matrix; 2]>>,
+    /// `W_1` packed once in float32 ([`with_packed_weights`](Self::with_packed_weights));
+    /// `None`: `gemm` packs it at every product. Not saved.
+    #[module(skip)]
+    packed: Option<Arc<PackedMatrix>>,
 }
 
 impl FeedForward {
     /// `[batch, len, d_model]` → `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let packed = |i: usize| self.bf16.as_ref().map(|packed| &packed[i]);
-        let hidden = relu(bf16::linear(&self.w_1, packed(0), x));
+        let w_1 = self
+            .packed
+            .as_ref()
+            .filter(|_| self.bf16.is_none())
+            .and_then(|w_1| panels::linear(&self.w_1, w_1, &x));
+        let hidden = relu(w_1.unwrap_or_else(|| bf16::linear(&self.w_1, packed(0), x)));
         bf16::linear(&self.w_2, packed(1), self.dropout.forward(hidden))
+    }
+
+    /// The layer with `W_1` packed once in float32 for decoding ([`panels`]; the same
+    /// products), where `d_model` is at most [`MAX_PACKED_INPUT`] (`W_2`'s input, `d_ff`, is
+    /// wider).
+    pub fn with_packed_weights(mut self) -> Self {
+        if self.w_1.weight.dims()[0] <= MAX_PACKED_INPUT {
+            self.packed = Some(Arc::new(PackedMatrix::of(&self.w_1)));
+        }
+        self
     }
 
     /// The layer with its products by `W_1` and `W_2` in bfloat16 ([`bf16`]).

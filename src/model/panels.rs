@@ -10,6 +10,7 @@
 //! each sum over the rows of `W` in order: the same sums as `gemm`'s where it takes the rows
 //! in one block, as it does for `d_model` 256 (the same values to the bit, measured).
 
+use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData};
 
 use super::kernels;
@@ -42,6 +43,11 @@ impl PackedMatrix {
         let [rows, columns] = table.dims();
         let values = kernels::host_values(table);
         Self::new(columns, rows, |i, j| values[j * columns + i])
+    }
+
+    /// The weight of the layer `linear`.
+    pub fn of(linear: &Linear) -> Self {
+        Self::from_weight(linear.weight.val())
     }
 
     /// `W` `[d_input, d_output]` of a projection `x·W`.
@@ -98,14 +104,47 @@ impl PackedMatrix {
     }
 }
 
+/// The widest input a projection is packed for: a panel of 256 rows (32 KiB) stays in the
+/// first-level cache while every block of rows reads it; a 1,024-row one (the feed-forward
+/// network's `W_2`) does not, and `gemm`'s own blocking was faster there (measured).
+pub const MAX_PACKED_INPUT: usize = 256;
+
 /// `x·W` over the last dimension of `x` by `packed`, where the values lie in this process's
 /// memory and the processor has AVX-512 ([`PackedMatrix::multiply`]); `None` otherwise.
 pub fn project<const D: usize>(x: &Tensor<D>, packed: &PackedMatrix) -> Option<Tensor<D>> {
+    project_with_bias(x, packed, None)
+}
+
+/// `x·W + b` of the layer `linear` by `packed`, its `W` packed (the bias added after the
+/// product, as flex's own projection adds it); `None` as [`project`].
+pub fn linear<const D: usize>(
+    linear: &Linear,
+    packed: &PackedMatrix,
+    x: &Tensor<D>,
+) -> Option<Tensor<D>> {
+    let bias = linear.bias.as_ref().map(|bias| bias.val());
+    project_with_bias(x, packed, bias.as_ref())
+}
+
+fn project_with_bias<const D: usize>(
+    x: &Tensor<D>,
+    packed: &PackedMatrix,
+    bias: Option<&Tensor<1>>,
+) -> Option<Tensor<D>> {
     let mut shape = x.dims();
     if shape[D - 1] != packed.d_input {
         return None;
     }
-    let out = kernels::read_in_place(x, |x| packed.multiply(x)).flatten()?;
+    let mut out = kernels::read_in_place(x, |x| packed.multiply(x)).flatten()?;
+    if let Some(bias) = bias {
+        kernels::read_in_place(bias, |bias| {
+            for row in out.chunks_exact_mut(packed.d_output) {
+                for (value, &b) in row.iter_mut().zip(bias) {
+                    *value += b;
+                }
+            }
+        })?;
+    }
     shape[D - 1] = packed.d_output;
     Some(Tensor::from_data(TensorData::new(out, shape), &x.device()))
 }

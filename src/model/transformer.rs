@@ -351,16 +351,22 @@ impl Transformer {
         }
     }
 
-    /// The model with its tied generator's `Eᵀ` packed once for the steps of incremental
-    /// decoding ([`panels`]): the same float32 products, without `gemm` packing the largest
-    /// matrix of a step at every step. A model with its own generator is left as it is.
-    pub fn with_packed_generator(self) -> Self {
-        if self.generator.is_some() {
-            return self;
-        }
-        let packed = PackedMatrix::transposed(self.src_embedding.table.weight.val());
+    /// The model with its weight matrices packed once for translating ([`panels`]): the
+    /// same float32 products, without `gemm` packing them at every product — the tied
+    /// generator's `Eᵀ` (the largest matrix of a step; a model with its own generator keeps
+    /// `gemm` there) and the layers' projections of at most [`panels::MAX_PACKED_INPUT`]
+    /// inputs.
+    pub fn with_packed_weights(self) -> Self {
+        let generator_packed = match self.generator {
+            Some(_) => None,
+            None => Some(Arc::new(PackedMatrix::transposed(
+                self.src_embedding.table.weight.val(),
+            ))),
+        };
         Self {
-            generator_packed: Some(Arc::new(packed)),
+            encoder: self.encoder.with_packed_weights(),
+            decoder: self.decoder.with_packed_weights(),
+            generator_packed,
             ..self
         }
     }

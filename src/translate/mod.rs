@@ -289,9 +289,9 @@ impl Translator {
             .map_err(|e| anyhow!("{}: {e}", run.model_config_path().display()))?;
         let model =
             weights::load(model, &weights)?.with_max_len(config.max_len * POSITIONS_PER_TRAINED);
-        // Where the step's values lie in this process's memory, the generator is packed once.
+        // Where the step's values lie in this process's memory, the weights are packed once.
         let model = match backend {
-            Backend::Flex => model.with_packed_generator(),
+            Backend::Flex => model.with_packed_weights(),
             _ => model,
         };
         Ok(Self {
@@ -448,9 +448,10 @@ impl Translator {
             }
             return Ok(results);
         }
-        // libtorch gives each new thread the intra-op count last set, and its workers set 1.
+        // libtorch gives each new thread the intra-op count last set, and its workers set 1;
+        // other backends leave libtorch's process-wide count alone.
         #[cfg(feature = "tch")]
-        let libtorch_threads = tch::get_num_threads();
+        let libtorch_threads = (self.backend == Backend::Tch).then(tch::get_num_threads);
         // Each thread takes the next batch as it becomes free, the longest first, so that no
         // thread is left with a long batch while the other has finished.
         let longest_first: Vec<&[usize]> = chunks.iter().rev().copied().collect();
@@ -497,7 +498,9 @@ impl Translator {
             Ok(results)
         });
         #[cfg(feature = "tch")]
-        tch::set_num_threads(libtorch_threads);
+        if let Some(threads) = libtorch_threads {
+            tch::set_num_threads(threads);
+        }
         translated
     }
 

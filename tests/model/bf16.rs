@@ -104,7 +104,7 @@ fn bfloat16_products_are_the_exact_sums_of_the_rounded_products() {
     }
 }
 
-/// `project` on every CPU backend compiled in (read in place on flex, copied elsewhere) is
+/// `project` on flex (read in place) and ndarray (copied out and back) is
 /// the host's product plus the bias, for an input of three dimensions and for a view.
 #[test]
 fn projecting_in_bfloat16_is_the_product_plus_the_bias_on_every_backend() {
@@ -118,7 +118,9 @@ fn projecting_in_bfloat16_is_the_product_plus_the_bias_on_every_backend() {
         .chunks_exact(d_output)
         .flat_map(|row| row.iter().zip(&bias).map(|(p, b)| p + b))
         .collect();
-    for backend in [Backend::Flex, Backend::Ndarray, Backend::Tch] {
+    // Not tch, whose tensors take the same copies as ndarray's: its operations change
+    // libtorch's process-wide thread count, which a translation test checks beside this one.
+    for backend in [Backend::Flex, Backend::Ndarray] {
         if !backend.is_compiled() {
             continue;
         }

@@ -169,12 +169,13 @@ fn values_are_read_in_place_only_where_they_lie_in_order() {
 /// The generator's matrix packed once (`panels`) multiplies as Burn's `linear` does, within
 /// float32 rounding, for a step's shapes (one row, a batch's, a beam's, against the
 /// vocabulary) and awkward ones (an odd width, outputs that end inside a panel, rows that end
-/// inside a block), stored from `W` or from a table as `Eᵀ`; on flex where the processor has
-/// AVX-512, and nowhere else (ndarray's values are not read in place).
+/// inside a block), stored from `W` or from a table as `Eᵀ`, and a layer's `x·W + b`; on flex
+/// where the processor has AVX-512, and nowhere else (ndarray's values are not read in
+/// place).
 #[test]
 fn the_packed_generator_multiplies_as_burns_linear() {
     use burn::tensor::module::linear;
-    use transformer_mt::model::panels::{PackedMatrix, project};
+    use transformer_mt::model::panels::{self, PackedMatrix, project};
     let avx512 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx512f");
     for backend in [Backend::Flex, Backend::Ndarray] {
         if !backend.is_compiled() {
@@ -205,6 +206,18 @@ fn the_packed_generator_multiplies_as_burns_linear() {
                 );
                 let Some(got) = got else { continue };
                 assert_eq!(got.dims(), [rows, d_output]);
+                // A layer with a bias: the bias added after the product.
+                let layer = burn::nn::LinearConfig::new(d_input, d_output).init(&device);
+                let by_layer =
+                    panels::linear(&layer, &PackedMatrix::of(&layer), &x).expect("packed on flex");
+                let reference = values(layer.forward(x.clone()));
+                let top = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                for (a, b) in values(by_layer).iter().zip(&reference) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * top,
+                        "{backend}: a layer: {a} against {b}"
+                    );
+                }
                 for (a, b) in values(got).iter().zip(&expected) {
                     assert!(
                         (a - b).abs() <= 1e-5 * largest,
