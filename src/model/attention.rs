@@ -7,11 +7,11 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
 use std::sync::Arc;
 
-use super::bf16::{self, Bf16Matrix};
+use super::bf16::Precision;
 use super::dropout::{Dropout, DropoutConfig};
 use super::kernels;
 use super::mask::{AttentionMask, BLOCKED_SCORE};
-use super::panels::{self, MAX_PACKED_INPUT, PackedMatrix};
+use super::panels::{self, Packed};
 
 /// What [`scaled_dot_product_attention`] returns.
 #[derive(Clone, Debug)]
@@ -103,16 +103,11 @@ pub struct MultiHeadAttention {
     pub dropout: Dropout,
     /// Number of heads.
     pub n_heads: usize,
-    /// `W_Q`, `W_K`, `W_V` and `W_O` in bfloat16, in that order
-    /// ([`with_bf16_weights`](MultiHeadAttention::with_bf16_weights)); `None`: the float32
-    /// weights multiply. Not saved: it is made from them.
-    #[module(skip)]
-    bf16: Option<Arc<[Bf16Matrix; 4]>>,
-    /// `W_Q`, `W_K`, `W_V` and `W_O` packed once in float32, in that order
+    /// `W_Q`, `W_K`, `W_V` and `W_O` stored once for translating or writing, in that order
     /// ([`with_packed_weights`](MultiHeadAttention::with_packed_weights)); `None`: `gemm`
-    /// packs them at every product. Not saved.
+    /// multiplies by the weights as they are. Not saved: made from them.
     #[module(skip)]
-    packed: Option<Arc<[PackedMatrix; 4]>>,
+    packed: [Option<Arc<Packed>>; 4],
 }
 
 impl MultiHeadAttentionConfig {
@@ -127,8 +122,7 @@ impl MultiHeadAttentionConfig {
             output: projection.init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             n_heads: self.n_heads,
-            bf16: None,
-            packed: None,
+            packed: Default::default(),
         }
     }
 }
@@ -199,42 +193,26 @@ impl KeyValue {
     }
 }
 
-/// The projections' places in [`MultiHeadAttention`]'s bfloat16 weights.
+/// The projections' places in [`MultiHeadAttention`]'s packed weights.
 const QUERY: usize = 0;
 const KEY: usize = 1;
 const VALUE: usize = 2;
 const OUTPUT: usize = 3;
 
 impl MultiHeadAttention {
-    /// The layer with its products by `W_Q`, `W_K`, `W_V` and `W_O` in bfloat16 ([`bf16`]).
-    pub fn with_bf16_weights(mut self) -> Self {
+    /// The layer with `W_Q`, `W_K`, `W_V` and `W_O` stored once for products in `precision`
+    /// ([`Packed::of`]).
+    pub fn with_packed_weights(mut self, precision: Precision) -> Self {
         let layers = [&self.query, &self.key, &self.value, &self.output];
-        self.bf16 = Some(Arc::new(layers.map(Bf16Matrix::of)));
+        self.packed = layers.map(|layer| Packed::of(layer, precision));
         self
     }
 
-    /// The layer with `W_Q`, `W_K`, `W_V` and `W_O` packed once in float32 for decoding
-    /// ([`panels`]; the same products), where `d_model` is at most [`MAX_PACKED_INPUT`].
-    pub fn with_packed_weights(mut self) -> Self {
-        let layers = [&self.query, &self.key, &self.value, &self.output];
-        if self.query.weight.dims()[0] <= MAX_PACKED_INPUT {
-            self.packed = Some(Arc::new(layers.map(PackedMatrix::of)));
-        }
-        self
-    }
-
-    /// `x·W + b` of the projection `which` (`QUERY`, `KEY`, `VALUE` or `OUTPUT`): in
-    /// bfloat16 where [`with_bf16_weights`](Self::with_bf16_weights) made it so, by the
-    /// matrix packed once where [`with_packed_weights`](Self::with_packed_weights) did.
+    /// `x·W + b` of the projection `which` (`QUERY`, `KEY`, `VALUE` or `OUTPUT`), by its
+    /// packed matrix where [`with_packed_weights`](Self::with_packed_weights) made one.
     fn project<const D: usize>(&self, which: usize, x: Tensor<D>) -> Tensor<D> {
         let layer = [&self.query, &self.key, &self.value, &self.output][which];
-        if self.bf16.is_none()
-            && let Some(packed) = &self.packed
-            && let Some(out) = panels::linear(layer, &packed[which], &x)
-        {
-            return out;
-        }
-        bf16::linear(layer, self.bf16.as_ref().map(|packed| &packed[which]), x)
+        panels::linear_by(layer, self.packed[which].as_deref(), x)
     }
 
     /// Attends from `query` `[batch, queries, d_model]` over `key` and `value`

@@ -213,19 +213,6 @@ impl Bf16Matrix {
     }
 }
 
-/// `x·W + b` of the layer `linear`: by `packed`, its `W` in bfloat16 ([`project`]), when
-/// given; in float32 ([`kernels::linear`]) otherwise.
-pub fn linear<const D: usize>(
-    linear: &Linear,
-    packed: Option<&Bf16Matrix>,
-    x: Tensor<D>,
-) -> Tensor<D> {
-    match packed {
-        Some(weight) => project(x, weight, linear.bias.as_ref().map(|bias| bias.val())),
-        None => kernels::linear(linear, x),
-    }
-}
-
 /// `x·W + b` over the last dimension of `x` with `W` in bfloat16 ([`Bf16Matrix::multiply`]),
 /// on the host, on any backend: read in place on flex, copied out and back elsewhere.
 pub fn project<const D: usize>(

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::add_norm::AddNorm;
 use super::attention::{KeyValue, MultiHeadAttention};
+use super::bf16::Precision;
 use super::feed_forward::FeedForward;
 use super::layer::{LayerConfig, normalise};
 use super::mask::AttentionMask;
@@ -54,20 +55,12 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    /// The layer with its narrow weight matrices packed once in float32 ([`super::panels`]).
-    pub fn with_packed_weights(self) -> Self {
+    /// The layer with its weight matrices stored once for products in `precision`
+    /// ([`super::panels::Packed`]).
+    pub fn with_packed_weights(self, precision: Precision) -> Self {
         Self {
-            self_attn: self.self_attn.with_packed_weights(),
-            feed_forward: self.feed_forward.with_packed_weights(),
-            ..self
-        }
-    }
-
-    /// The layer with its weight matrices' products in bfloat16 ([`super::bf16`]).
-    pub fn with_bf16_weights(self) -> Self {
-        Self {
-            self_attn: self.self_attn.with_bf16_weights(),
-            feed_forward: self.feed_forward.with_bf16_weights(),
+            self_attn: self.self_attn.with_packed_weights(precision),
+            feed_forward: self.feed_forward.with_packed_weights(precision),
             ..self
         }
     }
@@ -122,26 +115,14 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// The stack with every layer's narrow weight matrices packed once in float32
-    /// ([`super::panels`]).
-    pub fn with_packed_weights(self) -> Self {
+    /// The stack with every layer's weight matrices stored once for products in `precision`
+    /// ([`super::panels::Packed`]).
+    pub fn with_packed_weights(self, precision: Precision) -> Self {
         Self {
             layers: self
                 .layers
                 .into_iter()
-                .map(EncoderLayer::with_packed_weights)
-                .collect(),
-            ..self
-        }
-    }
-
-    /// The stack with every layer's weight matrices' products in bfloat16 ([`super::bf16`]).
-    pub fn with_bf16_weights(self) -> Self {
-        Self {
-            layers: self
-                .layers
-                .into_iter()
-                .map(EncoderLayer::with_bf16_weights)
+                .map(|layer| layer.with_packed_weights(precision))
                 .collect(),
             ..self
         }

@@ -7,8 +7,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use std::sync::Arc;
 
-use super::bf16::{self, Bf16Matrix};
-use super::panels::{self, MAX_PACKED_INPUT, PackedMatrix};
+use super::bf16::Precision;
+use super::panels::{self, Packed};
 
 use super::dropout::{Dropout, DropoutConfig};
 
@@ -36,8 +36,7 @@ impl FeedForwardConfig {
                 .with_initializer(xavier)
                 .init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
-            bf16: None,
-            packed: None,
+            packed: Default::default(),
         }
     }
 }
@@ -52,42 +51,25 @@ pub struct FeedForward {
     pub w_2: Linear,
     /// Dropout on the hidden activations, as in the reference implementation (tensor2tensor).
     pub dropout: Dropout,
-    /// `W_1` and `W_2` in bfloat16 ([`with_bf16_weights`](Self::with_bf16_weights)); `None`:
-    /// the float32 weights multiply. Not saved: it is made from them.
+    /// `W_1` and `W_2` stored once for translating or writing
+    /// ([`with_packed_weights`](Self::with_packed_weights)); `None`: `gemm` multiplies by the
+    /// weights as they are. Not saved: made from them.
     #[module(skip)]
-    bf16: Option<Arc<[Bf16Matrix; 2]>>,
-    /// `W_1` packed once in float32 ([`with_packed_weights`](Self::with_packed_weights));
-    /// `None`: `gemm` packs it at every product. Not saved.
-    #[module(skip)]
-    packed: Option<Arc<PackedMatrix>>,
+    packed: [Option<Arc<Packed>>; 2],
 }
 
 impl FeedForward {
     /// `[batch, len, d_model]` → `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let packed = |i: usize| self.bf16.as_ref().map(|packed| &packed[i]);
-        let w_1 = self
-            .packed
-            .as_ref()
-            .filter(|_| self.bf16.is_none())
-            .and_then(|w_1| panels::linear(&self.w_1, w_1, &x));
-        let hidden = relu(w_1.unwrap_or_else(|| bf16::linear(&self.w_1, packed(0), x)));
-        bf16::linear(&self.w_2, packed(1), self.dropout.forward(hidden))
+        let hidden = relu(panels::linear_by(&self.w_1, self.packed[0].as_deref(), x));
+        let hidden = self.dropout.forward(hidden);
+        panels::linear_by(&self.w_2, self.packed[1].as_deref(), hidden)
     }
 
-    /// The layer with `W_1` packed once in float32 for decoding ([`panels`]; the same
-    /// products), where `d_model` is at most [`MAX_PACKED_INPUT`] (`W_2`'s input, `d_ff`, is
-    /// wider).
-    pub fn with_packed_weights(mut self) -> Self {
-        if self.w_1.weight.dims()[0] <= MAX_PACKED_INPUT {
-            self.packed = Some(Arc::new(PackedMatrix::of(&self.w_1)));
-        }
-        self
-    }
-
-    /// The layer with its products by `W_1` and `W_2` in bfloat16 ([`bf16`]).
-    pub fn with_bf16_weights(mut self) -> Self {
-        self.bf16 = Some(Arc::new([&self.w_1, &self.w_2].map(Bf16Matrix::of)));
+    /// The layer with `W_1` and `W_2` stored once for products in `precision`
+    /// ([`Packed::of`]: in float32 `W_2`, whose input is `d_ff` wide, stays with `gemm`).
+    pub fn with_packed_weights(mut self, precision: Precision) -> Self {
+        self.packed = [&self.w_1, &self.w_2].map(|layer| Packed::of(layer, precision));
         self
     }
 }

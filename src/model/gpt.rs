@@ -12,11 +12,12 @@ use burn::tensor::{Device, Int, Tensor};
 use std::sync::Arc;
 
 use super::attention::KeyValue;
-use super::bf16::{self, Bf16Matrix};
+use super::bf16::Precision;
 use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig};
 use super::layer::{ConfigError, LayerConfig, check_nonzero, check_weight_values};
 use super::mask::AttentionMask;
+use super::panels::Packed;
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
 /// The sizes of a [`Gpt`]. Defaults: the translation model's base sizes (paper table 3),
@@ -103,7 +104,7 @@ impl GptConfig {
             stack: EncoderConfig::new(self.layer())
                 .with_n_layers(self.n_layers)
                 .init(device),
-            output_bf16: None,
+            output_packed: None,
         })
     }
 }
@@ -118,12 +119,12 @@ pub struct Gpt {
     pub positional_encoding: PositionalEncoding,
     /// The layers: the encoder's, each position attending only to itself and those before.
     pub stack: Encoder,
-    /// `Eᵀ` in bfloat16 for the steps of generation ([`with_bf16_weights`]); `None`: float32.
-    /// Not saved: it is made from the weights.
+    /// `Eᵀ` stored once for the steps of generation ([`with_bf16_weights`]); `None`: the
+    /// table multiplies as it is. Not saved: made from the weights.
     ///
     /// [`with_bf16_weights`]: Self::with_bf16_weights
     #[module(skip)]
-    output_bf16: Option<Arc<Bf16Matrix>>,
+    output_packed: Option<Arc<Packed>>,
 }
 
 /// What [`Gpt::step`] keeps between positions: each layer's keys and values so far.
@@ -187,9 +188,11 @@ impl Gpt {
         );
         let hidden = self.stack.step(x, &mut cache.layers);
         cache.len += 1;
-        if let Some(output) = &self.output_bf16 {
+        if let Some(output) = &self.output_packed {
             let [_, _, d_model] = hidden.dims();
-            return bf16::project(hidden.reshape([batch, d_model]), output, None);
+            if let Some(logits) = output.project(&hidden.clone().reshape([batch, d_model]), None) {
+                return logits;
+            }
         }
         let logits = self.embedding.logits(hidden);
         let [_, _, vocab] = logits.dims();
@@ -201,10 +204,10 @@ impl Gpt {
     /// [`step`](Self::step). The weights themselves stay as they are: a rounded copy of each
     /// is made.
     pub fn with_bf16_weights(self) -> Self {
-        let output = Bf16Matrix::transposed(self.embedding.table.weight.val());
+        let output = Packed::transposed(self.embedding.table.weight.val(), Precision::Bf16);
         Self {
-            stack: self.stack.with_bf16_weights(),
-            output_bf16: Some(Arc::new(output)),
+            stack: self.stack.with_packed_weights(Precision::Bf16),
+            output_packed: Some(output),
             ..self
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Int, Tensor};
 
-use super::bf16::{self, Bf16Matrix};
+use super::bf16::Precision;
 use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
 use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
@@ -15,7 +15,7 @@ use super::kernels;
 pub use super::layer::{ConfigError, MAX_WEIGHT_VALUES};
 use super::layer::{LayerConfig, check_nonzero, check_weight_values};
 use super::mask::{AttentionMask, PaddingMasks};
-use super::panels::{self, PackedMatrix};
+use super::panels::Packed;
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
 /// The sizes of a [`Transformer`]. Defaults are the paper's base model (table 3, §3.4).
@@ -145,7 +145,6 @@ impl TransformerConfig {
             encoder: self.encoder().init(device),
             decoder: self.decoder().init(device),
             generator,
-            generator_bf16: None,
             generator_packed: None,
         })
     }
@@ -184,16 +183,20 @@ pub struct AttentionWeights {
 pub struct DecodingState {
     /// The decoder's keys and values.
     pub cache: DecoderCache,
-    /// The generator as `h·W + b`: `W` `[d_model, tgt_vocab_size]` and `b`.
-    generator: (Generator, Option<Tensor<1>>),
+    /// The generator `h·W + b` as a step multiplies by it.
+    generator: Generator,
 }
 
-/// The generator's `W` as a decoding step multiplies by it.
+/// The generator `h·W + b` as a decoding step multiplies by it.
 #[derive(Clone, Debug)]
-enum Generator {
-    /// `W`, and the same packed once where the model has it and the generator no bias.
-    F32(Box<Tensor<2>>, Option<Arc<PackedMatrix>>),
-    Bf16(Arc<Bf16Matrix>),
+struct Generator {
+    /// `W` stored once ([`Transformer::with_packed_weights`]), where the model has it.
+    packed: Option<Arc<Packed>>,
+    /// `W` `[d_model, tgt_vocab_size]` for where the packed form does not multiply (another
+    /// backend, a processor without AVX-512); `None` where it always does (bfloat16).
+    weight: Option<Tensor<2>>,
+    /// `b`, where the generator has one.
+    bias: Option<Tensor<1>>,
 }
 
 impl DecodingState {
@@ -225,17 +228,11 @@ pub struct Transformer {
     pub decoder: Decoder,
     /// The pre-softmax projection to the target vocabulary; `None` when tied (`h·Eᵀ`).
     pub generator: Option<Linear>,
-    /// The generator's `W` in bfloat16 for decoding steps ([`with_bf16_weights`]); `None`:
-    /// float32. Not saved: it is made from the weights.
-    ///
-    /// [`with_bf16_weights`]: Self::with_bf16_weights
+    /// The generator's `W` stored once for decoding steps
+    /// ([`with_packed_weights`](Self::with_packed_weights)); `None`: `gemm` multiplies by
+    /// `W` as it is. Not saved: made from the weights.
     #[module(skip)]
-    generator_bf16: Option<Arc<Bf16Matrix>>,
-    /// The generator's float32 `W` packed for decoding steps
-    /// ([`with_packed_generator`](Self::with_packed_generator)); `None`: `gemm` packs it at
-    /// every step. Not saved.
-    #[module(skip)]
-    generator_packed: Option<Arc<PackedMatrix>>,
+    generator_packed: Option<Arc<Packed>>,
 }
 
 impl Transformer {
@@ -304,23 +301,26 @@ impl Transformer {
             .generator
             .as_ref()
             .and_then(|linear| linear.bias.as_ref().map(|bias| bias.val()));
-        let weight = match (&self.generator_bf16, &self.generator) {
-            (Some(matrix), _) => Generator::Bf16(matrix.clone()),
-            (None, Some(linear)) => Generator::F32(Box::new(linear.weight.val()), None),
+        let weight = match (self.generator_packed.as_deref(), &self.generator) {
+            (Some(Packed::Bf16(_)), _) => None,
+            (_, Some(linear)) => Some(linear.weight.val()),
             // `Eᵀ` stored in its own order. As a transposed view of the table, the matrix
             // product would copy it into the order its kernel reads at every step (the whole
             // `vocab × d_model` table, the largest matrix of a step); a search copies it once.
-            (None, None) => {
+            (_, None) => {
                 let table = self.src_embedding.table.weight.val();
                 let [vocab, d_model] = table.dims();
                 let stored = table.transpose().reshape([d_model * vocab]);
-                let packed = self.generator_packed.clone();
-                Generator::F32(Box::new(stored.reshape([d_model, vocab])), packed)
+                Some(stored.reshape([d_model, vocab]))
             }
         };
         DecodingState {
             cache: self.decoder.start(memory),
-            generator: (weight, bias),
+            generator: Generator {
+                packed: self.generator_packed.clone(),
+                weight,
+                bias,
+            },
         }
     }
 
@@ -342,51 +342,47 @@ impl Transformer {
         let hidden = self.decoder.step(x, &mut state.cache, Some(memory_mask));
         let [_, _, d_model] = hidden.dims();
         let hidden = hidden.reshape([batch, d_model]);
-        match &state.generator {
-            (Generator::F32(weight, packed), bias) => {
-                let packed = packed.as_ref().and_then(|p| panels::project(&hidden, p));
-                packed.unwrap_or_else(|| kernels::project(hidden, *weight.clone(), bias.clone()))
-            }
-            (Generator::Bf16(weight), bias) => bf16::project(hidden, weight, bias.clone()),
-        }
+        let Generator {
+            packed,
+            weight,
+            bias,
+        } = &state.generator;
+        packed
+            .as_ref()
+            .and_then(|packed| packed.project(&hidden, bias.clone()))
+            .unwrap_or_else(|| {
+                let weight = weight
+                    .clone()
+                    .expect("W is kept unless bfloat16, which always multiplies");
+                kernels::project(hidden, weight, bias.clone())
+            })
     }
 
-    /// The model with its weight matrices packed once for translating ([`panels`]): the
-    /// same float32 products, without `gemm` packing them at every product — the tied
-    /// generator's `Eᵀ` (the largest matrix of a step; a model with its own generator keeps
-    /// `gemm` there) and the layers' projections of at most [`panels::MAX_PACKED_INPUT`]
-    /// inputs.
-    pub fn with_packed_weights(self) -> Self {
-        let generator_packed = match self.generator {
-            Some(_) => None,
-            None => Some(Arc::new(PackedMatrix::transposed(
+    /// The model with its weight matrices stored once for the products of translating in
+    /// `precision` ([`Packed`]): the encoder's and the decoder's projections, and the
+    /// generator at the steps of incremental decoding ([`decode_step`](Self::decode_step); the
+    /// whole-prefix [`generate`](Self::generate) multiplies as trained). In float32 these are
+    /// `gemm`'s products without `gemm` packing the matrices at every product; in bfloat16
+    /// rounded copies ([`super::bf16`]). The weights themselves stay as they are.
+    pub fn with_packed_weights(self, precision: Precision) -> Self {
+        let generator_packed = match &self.generator {
+            Some(linear) => Packed::of(linear, precision),
+            None => Some(Packed::transposed(
                 self.src_embedding.table.weight.val(),
-            ))),
+                precision,
+            )),
         };
         Self {
-            encoder: self.encoder.with_packed_weights(),
-            decoder: self.decoder.with_packed_weights(),
+            encoder: self.encoder.with_packed_weights(precision),
+            decoder: self.decoder.with_packed_weights(precision),
             generator_packed,
             ..self
         }
     }
 
-    /// The model for translating with every product by a weight matrix in bfloat16
-    /// ([`bf16`]): the encoder's and the decoder's projections, and the generator at the
-    /// steps of incremental decoding ([`decode_step`](Self::decode_step); the whole-prefix
-    /// [`generate`](Self::generate) stays float32). The weights themselves stay as they are:
-    /// a rounded copy of each is made.
+    /// [`with_packed_weights`](Self::with_packed_weights) in bfloat16.
     pub fn with_bf16_weights(self) -> Self {
-        let generator = match &self.generator {
-            Some(linear) => Bf16Matrix::of(linear),
-            None => Bf16Matrix::transposed(self.src_embedding.table.weight.val()),
-        };
-        Self {
-            encoder: self.encoder.with_bf16_weights(),
-            decoder: self.decoder.with_bf16_weights(),
-            generator_bf16: Some(Arc::new(generator)),
-            ..self
-        }
+        self.with_packed_weights(Precision::Bf16)
     }
 
     /// The generator: logits `[batch, len, tgt_vocab_size]` from decoder states

@@ -291,7 +291,7 @@ impl Translator {
             weights::load(model, &weights)?.with_max_len(config.max_len * POSITIONS_PER_TRAINED);
         // Where the step's values lie in this process's memory, the weights are packed once.
         let model = match backend {
-            Backend::Flex => model.with_packed_weights(),
+            Backend::Flex => model.with_packed_weights(Precision::F32),
             _ => model,
         };
         Ok(Self {
