@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::backend::Backend;
 use crate::data::random::SplitMix64;
 use crate::data::tokenizer::{BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer};
-use crate::model::bf16::Precision;
+use crate::model::packed::Precision;
 use crate::model::{Gpt, GptCache};
 use crate::run::RunDir;
 use crate::run::weights;

@@ -7,11 +7,10 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
 use std::sync::Arc;
 
-use super::bf16::Precision;
 use super::dropout::{Dropout, DropoutConfig};
 use super::kernels;
 use super::mask::{AttentionMask, BLOCKED_SCORE};
-use super::panels::{self, Packed};
+use super::packed::{self, Packed, Precision};
 
 /// What [`scaled_dot_product_attention`] returns.
 #[derive(Clone, Debug)]
@@ -212,7 +211,7 @@ impl MultiHeadAttention {
     /// packed matrix where [`with_packed_weights`](Self::with_packed_weights) made one.
     fn project<const D: usize>(&self, which: usize, x: Tensor<D>) -> Tensor<D> {
         let layer = [&self.query, &self.key, &self.value, &self.output][which];
-        panels::linear_by(layer, self.packed[which].as_deref(), x)
+        packed::linear_by(layer, self.packed[which].as_deref(), x)
     }
 
     /// Attends from `query` `[batch, queries, d_model]` over `key` and `value`

@@ -16,20 +16,6 @@ use burn::tensor::{Tensor, TensorData};
 use super::kernels;
 use super::panels::PANEL;
 
-/// The number format of the products by a model's weight matrices when it translates or
-/// writes: its layers' projections and its output projection (`d_model × vocabulary`, the
-/// largest), which hold nearly all of a step's arithmetic.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Precision {
-    /// float32, as the model trained.
-    #[default]
-    F32,
-    /// Each `W` and its input rounded to bfloat16, the products summed in float32
-    /// (this module): half the bytes a step reads, twice the products an
-    /// instruction on a processor with AVX-512 BF16; translations may differ from float32's.
-    Bf16,
-}
-
 /// `x` rounded to the nearest bfloat16, ties to even (NaN stays NaN): without a branch, so
 /// that a loop of them vectorises.
 #[inline(always)]

@@ -8,10 +8,10 @@ use burn::tensor::{Device, Int, Tensor};
 
 use super::add_norm::AddNorm;
 use super::attention::{KeyValue, MultiHeadAttention};
-use super::bf16::Precision;
 use super::feed_forward::FeedForward;
 use super::layer::{LayerConfig, normalise};
 use super::mask::AttentionMask;
+use super::packed::Precision;
 
 /// Configuration of a [`Decoder`].
 #[derive(Config, Debug)]
@@ -74,7 +74,7 @@ pub struct DecoderLayerOutput {
 
 impl DecoderLayer {
     /// The layer with its weight matrices stored once for products in `precision`
-    /// ([`super::panels::Packed`]).
+    /// ([`super::packed::Packed`]).
     pub fn with_packed_weights(self, precision: Precision) -> Self {
         Self {
             self_attn: self.self_attn.with_packed_weights(precision),
@@ -224,7 +224,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// The stack with every layer's weight matrices stored once for products in `precision`
-    /// ([`super::panels::Packed`]).
+    /// ([`super::packed::Packed`]).
     pub fn with_packed_weights(self, precision: Precision) -> Self {
         Self {
             layers: self

@@ -8,10 +8,10 @@ use burn::tensor::{Device, Tensor};
 
 use super::add_norm::AddNorm;
 use super::attention::{KeyValue, MultiHeadAttention};
-use super::bf16::Precision;
 use super::feed_forward::FeedForward;
 use super::layer::{LayerConfig, normalise};
 use super::mask::AttentionMask;
+use super::packed::Precision;
 
 /// Configuration of an [`Encoder`].
 #[derive(Config, Debug)]
@@ -56,7 +56,7 @@ pub struct EncoderLayer {
 
 impl EncoderLayer {
     /// The layer with its weight matrices stored once for products in `precision`
-    /// ([`super::panels::Packed`]).
+    /// ([`super::packed::Packed`]).
     pub fn with_packed_weights(self, precision: Precision) -> Self {
         Self {
             self_attn: self.self_attn.with_packed_weights(precision),
@@ -116,7 +116,7 @@ pub struct Encoder {
 
 impl Encoder {
     /// The stack with every layer's weight matrices stored once for products in `precision`
-    /// ([`super::panels::Packed`]).
+    /// ([`super::packed::Packed`]).
     pub fn with_packed_weights(self, precision: Precision) -> Self {
         Self {
             layers: self

@@ -7,8 +7,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use std::sync::Arc;
 
-use super::bf16::Precision;
-use super::panels::{self, Packed};
+use super::packed::{self, Packed, Precision};
 
 use super::dropout::{Dropout, DropoutConfig};
 
@@ -61,9 +60,9 @@ pub struct FeedForward {
 impl FeedForward {
     /// `[batch, len, d_model]` → `[batch, len, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let hidden = relu(panels::linear_by(&self.w_1, self.packed[0].as_deref(), x));
+        let hidden = relu(packed::linear_by(&self.w_1, self.packed[0].as_deref(), x));
         let hidden = self.dropout.forward(hidden);
-        panels::linear_by(&self.w_2, self.packed[1].as_deref(), hidden)
+        packed::linear_by(&self.w_2, self.packed[1].as_deref(), hidden)
     }
 
     /// The layer with `W_1` and `W_2` stored once for products in `precision`

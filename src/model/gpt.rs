@@ -12,12 +12,11 @@ use burn::tensor::{Device, Int, Tensor};
 use std::sync::Arc;
 
 use super::attention::KeyValue;
-use super::bf16::Precision;
 use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig};
 use super::layer::{ConfigError, LayerConfig, check_nonzero, check_weight_values};
 use super::mask::AttentionMask;
-use super::panels::Packed;
+use super::packed::{Packed, Precision};
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
 /// The sizes of a [`Gpt`]. Defaults: the translation model's base sizes (paper table 3),

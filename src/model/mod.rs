@@ -17,7 +17,8 @@
 //! | BERT: the encoder with a masked-LM head | [`bert`] |
 //! | one backend's single pass for a projection or a cache append Burn does in several | [`kernels`] |
 //! | products with the weights in bfloat16, for decoding | [`bf16`] |
-//! | the generator's float32 matrix packed once for decoding | [`panels`] |
+//! | float32 matrices packed once for decoding | [`panels`] |
+//! | a model's matrices stored once in the products' number format | [`packed`] |
 //!
 //! Each module has a `…Config` with documented defaults, whose `init(&device)` builds it,
 //! and a `forward`. The code is backend-free: Burn picks the backend from the device the
@@ -37,6 +38,7 @@ pub mod gpt;
 pub mod kernels;
 pub mod layer;
 pub mod mask;
+pub mod packed;
 pub mod panels;
 pub mod positional_encoding;
 pub mod transformer;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Int, Tensor};
 
-use super::bf16::Precision;
 use super::decoder::{Decoder, DecoderCache, DecoderConfig, DecoderOutput};
 use super::embedding::{LabelLogits, ScaledEmbedding, ScaledEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig, EncoderOutput};
@@ -15,7 +14,7 @@ use super::kernels;
 pub use super::layer::{ConfigError, MAX_WEIGHT_VALUES};
 use super::layer::{LayerConfig, check_nonzero, check_weight_values};
 use super::mask::{AttentionMask, PaddingMasks};
-use super::panels::Packed;
+use super::packed::{Packed, Precision};
 use super::positional_encoding::{PositionalEncoding, PositionalEncodingConfig};
 
 /// The sizes of a [`Transformer`]. Defaults are the paper's base model (table 3, §3.4).

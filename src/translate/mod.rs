@@ -21,7 +21,7 @@ use crate::backend::Backend;
 use crate::data::batch::padded;
 use crate::data::{Vocabularies, tag_source, tag_token};
 use crate::model::Transformer;
-pub use crate::model::bf16::Precision;
+pub use crate::model::packed::Precision;
 use crate::run::{RunDir, weights};
 use search::{BeamOptions, Decoding, Hypothesis, beam_search, greedy};
 
