@@ -80,6 +80,23 @@ pub fn attention(
     )
 }
 
+/// `lse(z) = log Σᵥ e^{zᵥ}` of each row `z` of `logits` `[rows, V]`, `[rows]`: `m + log Σᵥ
+/// e^{zᵥ − m}` with `m` the row's maximum (held constant: no exponential overflows, and it
+/// cancels from the gradient `∂lse/∂zᵥ = e^{zᵥ − lse} = softmax(z)ᵥ`). The loss's one pass
+/// over the `[tokens, V]` logits. On flex, tracked by autodiff or not, one pass forward
+/// ([`log_sum_exp`] a row, the rows on flex's threads) and one backward (`g · e^{zᵥ − lse}`,
+/// written over the logits when nothing else holds them), where Burn's expression runs
+/// six passes on the calling thread, two of them the C library's `expf` of every logit.
+pub fn row_log_sum_exp(logits: Tensor<2>) -> Tensor<1> {
+    #[cfg(feature = "flex")]
+    if let Some(lse) = flex::row_log_sum_exp(&logits) {
+        return lse;
+    }
+    let [rows, _] = logits.dims();
+    let max = logits.clone().detach().max_dim(1);
+    ((logits - max.clone()).exp().sum_dim(1).log() + max).reshape([rows])
+}
+
 /// Sixteen running values over `values`, lane `l` folding `values[16·i + l]` by `fold`:
 /// independent lanes, which the compiler keeps in vector registers.
 #[inline(always)]
@@ -236,12 +253,128 @@ pub fn read_in_place<const D: usize, R>(
 
 #[cfg(feature = "flex")]
 mod flex {
+    use burn::backend::autodiff::checkpoint::base::Checkpointer;
+    use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
     use burn::backend::flex::FlexTensor;
     use burn::backend::{
-        BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind,
+        BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind, Flex,
+        GradientCheckpointingStrategy,
     };
     use burn::tensor::{DType, Int, Tensor, TensorData};
     use rayon::prelude::*;
+
+    /// [`super::row_log_sum_exp`] on flex, for contiguous `f32` logits outside autodiff or
+    /// under it without gradient checkpointing; `None` otherwise.
+    pub fn row_log_sum_exp(logits: &Tensor<2>) -> Option<Tensor<1>> {
+        let dispatch = logits.clone().into_dispatch();
+        match (dispatch.kind, dispatch.autodiff) {
+            (
+                DispatchTensorKind::Flex(BackendTensor::Float(flex)),
+                DispatchAutodiffContext::Disabled,
+            ) => Some(wrap(log_sum_exp_of_rows(&flex)?)),
+            (
+                DispatchTensorKind::Autodiff(inner),
+                DispatchAutodiffContext::Enabled(GradientCheckpointingStrategy::Disabled),
+            ) => {
+                let DispatchTensorKind::Flex(BackendTensor::Autodiff(tracked)) = *inner else {
+                    return None;
+                };
+                let lse = log_sum_exp_of_rows(tracked.primitive())?;
+                let output = match RowLogSumExp
+                    .prepare::<NoCheckpointing>([tracked.node()])
+                    .compute_bound()
+                    .stateful()
+                {
+                    OpsKind::Tracked(prep) => {
+                        prep.finish((tracked.primitive().clone(), lse.clone()), lse)
+                    }
+                    OpsKind::UnTracked(prep) => prep.finish(lse),
+                };
+                Some(Tensor::from_dispatch(DispatchTensor {
+                    kind: DispatchTensorKind::Autodiff(Box::new(DispatchTensorKind::Flex(
+                        BackendTensor::Autodiff(output),
+                    ))),
+                    autodiff: DispatchAutodiffContext::Enabled(
+                        GradientCheckpointingStrategy::Disabled,
+                    ),
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// `lse` of each row of a contiguous `f32` matrix, rows in parallel.
+    fn log_sum_exp_of_rows(logits: &FlexTensor) -> Option<FlexTensor> {
+        let &[rows, width] = logits.layout().shape().as_slice() else {
+            return None;
+        };
+        let values = logits.as_slice::<f32>()?;
+        if width == 0 {
+            return None;
+        }
+        let lse: Vec<f32> = values.par_chunks(width).map(super::log_sum_exp).collect();
+        Some(FlexTensor::from_data(TensorData::new(lse, [rows])))
+    }
+
+    /// The gradient of [`row_log_sum_exp`]: `∂L/∂zᵥ = g · e^{zᵥ − lse(z)}` for the row's
+    /// gradient `g`, kept state the logits and their `lse`.
+    #[derive(Debug)]
+    struct RowLogSumExp;
+
+    impl Backward<Flex, 1> for RowLogSumExp {
+        type State = (FlexTensor, FlexTensor);
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 1>,
+            grads: &mut Gradients,
+            _checkpointer: &mut Checkpointer,
+        ) {
+            let (logits, lse) = ops.state;
+            unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+                softmax_scaled(logits, &lse, &grad)
+            });
+        }
+    }
+
+    /// `gᵣ · e^{zᵣᵥ − lseᵣ}` for every row `r` of `logits`, in place when the logits' buffer
+    /// is theirs alone (the forward pass has let go of it by then), rows in parallel. Each
+    /// exponent is ≤ 0: `lse(z) ≥ max(z)`.
+    fn softmax_scaled(mut logits: FlexTensor, lse: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+        let grad = grad.to_contiguous();
+        let (grad, lse) = (grad.storage::<f32>(), lse.storage::<f32>());
+        let shape = logits.layout().shape().clone();
+        let width = shape.as_slice()[1];
+        let scale = |(row, out): (usize, &mut [f32])| {
+            super::vectorised(
+                #[inline(always)]
+                |(out, g, lse): (&mut [f32], f32, f32)| {
+                    for z in out.iter_mut() {
+                        *z = g * super::exp_nonpositive(*z - lse);
+                    }
+                },
+                (out, grad[row], lse[row]),
+            )
+        };
+        if logits.is_contiguous()
+            && logits.layout().start_offset() == 0
+            && let Some(values) = logits.try_storage_mut::<f32>()
+        {
+            values[..shape.num_elements()]
+                .par_chunks_mut(width)
+                .enumerate()
+                .for_each(scale);
+            return logits;
+        }
+        let mut out = logits
+            .as_slice::<f32>()
+            .expect("contiguous logits")
+            .to_vec();
+        out.par_chunks_mut(width).enumerate().for_each(scale);
+        FlexTensor::from_data(TensorData::new(out, shape))
+    }
 
     /// [`super::select_cat`] on flex, for `f32` tensors outside autodiff with `earlier`
     /// contiguous; `None` otherwise.

@@ -5,6 +5,7 @@
 use burn::tensor::{Int, Tensor};
 
 use crate::model::LabelLogits;
+use crate::model::kernels::row_log_sum_exp;
 
 /// What [`smoothed_cross_entropy`] (and [`label_smoothed_cross_entropy`]) computes for one
 /// batch.
@@ -53,11 +54,12 @@ pub fn label_smoothed_cross_entropy(
 /// ([`Transformer::generate_for_labels`](crate::model::Transformer::generate_for_labels)).
 /// The mean runs over the labels that are not `pad`.
 ///
-/// The metrics reuse `lse(z)` and the row's maximum `m`, with `z_y` read from the logits
-/// (no gradient flows there): `−log p_y = lse(z) − z_y`, and the model's most likely token is
-/// the label when `z_y = m` (a label tied with an earlier token for the maximum counts as
-/// right, where an arg-max would take the earlier one). So the metrics cost no further pass
-/// over the logits, and the logits need not outlive the step.
+/// `lse(z)` is [`row_log_sum_exp`]: one pass over the logits each way on flex. The metrics
+/// reuse it and take the row's maximum `m`, with `z_y` read from the logits (no gradient
+/// flows there): `−log p_y = lse(z) − z_y`, and the model's most likely token is the label
+/// when `z_y = m` (a label tied with an earlier token for the maximum counts as right, where
+/// an arg-max would take the earlier one). So the metrics cost one reduction over the logits
+/// and no other pass, and the logits need not outlive the step.
 pub fn smoothed_cross_entropy(
     parts: LabelLogits,
     labels: Tensor<1, Int>,
@@ -70,11 +72,8 @@ pub fn smoothed_cross_entropy(
         mean,
     } = parts;
     let [tokens, _] = logits.dims();
-    // lse(z) = m + log Σᵥ exp(zᵥ − m), with m the row's maximum (held constant) so that no
-    // exp overflows.
+    let log_sum_exp = row_log_sum_exp(logits.clone());
     let max = logits.clone().detach().max_dim(1);
-    let log_sum_exp =
-        ((logits.clone() - max.clone()).exp().sum_dim(1).log() + max.clone()).reshape([tokens]);
     let real = labels.clone().not_equal_elem(pad as i64).float();
     let real_tokens = real.clone().sum();
 

@@ -2,7 +2,7 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 use transformer_mt::backend::Backend;
-use transformer_mt::model::kernels::select_cat;
+use transformer_mt::model::kernels::{row_log_sum_exp, select_cat};
 
 use super::common::{tensor, values};
 
@@ -222,6 +222,78 @@ fn the_packed_generator_multiplies_as_burns_linear() {
                     assert!(
                         (a - b).abs() <= 1e-5 * largest,
                         "{backend}: [{rows}, {d_input}] x [{d_input}, {d_output}]: {a} against {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `row_log_sum_exp` (on flex its own passes, tracked by autodiff or not; on ndarray Burn's
+/// expression) against `lse(z) = ln Σᵥ e^{zᵥ}` and its gradient `wᵣ · e^{zᵥ − lse}` worked
+/// out in `f64` on the host, for `L = Σᵣ wᵣ · lse(zᵣ)`: rows of three logits and rows of the
+/// shipped vocabulary's 8,000, logits far from zero (the maximum's shift matters), the
+/// logits a leaf (their buffer shared: the gradient is a new one) and the output of an
+/// operation (their buffer the backward pass's alone: written in place), and the rows'
+/// weights of both signs.
+#[test]
+fn the_log_sum_exp_of_rows_and_its_gradient_equal_the_sums_in_f64() {
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        if !backend.is_compiled() {
+            continue;
+        }
+        let plain = backend.device().expect("a CPU device");
+        let device = plain.clone().autodiff();
+        for (rows, width) in [(5, 3), (37, 8000)] {
+            let z: Vec<f32> = filled(rows * width, 11)
+                .iter()
+                .map(|x| x * 4.0 + 30.0)
+                .collect();
+            let weights: Vec<f32> = (0..rows).map(|r| r as f32 * 0.25 - 1.0).collect();
+            let lse: Vec<f64> = z
+                .chunks(width)
+                .map(|row| row.iter().map(|&x| f64::from(x).exp()).sum::<f64>().ln())
+                .collect();
+
+            let untracked = values(row_log_sum_exp(tensor(z.clone(), [rows, width], &plain)));
+            for (got, want) in untracked.iter().zip(&lse) {
+                assert!(
+                    (f64::from(*got) - want).abs() < 1e-5 * want.abs(),
+                    "{backend}: {got} vs {want}"
+                );
+            }
+
+            for doubled in [false, true] {
+                // With `doubled` the logits are `2·(z/2)`, the output of an operation.
+                let scale: f32 = if doubled { 2.0 } else { 1.0 };
+                let leaf = tensor(
+                    z.iter().map(|x| x / scale).collect(),
+                    [rows, width],
+                    &device,
+                )
+                .require_grad();
+                let logits = if doubled {
+                    leaf.clone().mul_scalar(2.0)
+                } else {
+                    leaf.clone()
+                };
+                let out = row_log_sum_exp(logits);
+                let loss = (out.clone() * tensor(weights.clone(), [rows], &device)).sum();
+                let grad = values(leaf.grad(&loss.backward()).expect("a gradient"));
+                for (got, want) in values(out.inner()).iter().zip(&lse) {
+                    assert!(
+                        (f64::from(*got) - want).abs() < 1e-5 * want.abs(),
+                        "{backend}: {got} vs {want}"
+                    );
+                }
+                for (i, got) in grad.iter().enumerate() {
+                    let row = i / width;
+                    let want = f64::from(scale)
+                        * f64::from(weights[row])
+                        * (f64::from(z[i]) - lse[row]).exp();
+                    assert!(
+                        (f64::from(*got) - want).abs() < 1e-6,
+                        "{backend}, doubled {doubled}: gradient {i} is {got}, not {want}"
                     );
                 }
             }
