@@ -5,6 +5,8 @@ use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer};
 use burn::tensor::{Device, Int, Tensor};
 
+use super::kernels;
+
 /// Configuration of [`ScaledEmbedding`].
 #[derive(Config, Debug)]
 pub struct ScaledEmbeddingConfig {
@@ -50,10 +52,12 @@ impl ScaledEmbedding {
         let [batch, len, d_model] = hidden.dims();
         let table = self.table.weight.val();
         let [vocab_size, _] = table.dims();
-        hidden
-            .reshape([batch * len, d_model])
-            .matmul(table.transpose())
-            .reshape([batch, len, vocab_size])
+        kernels::project(
+            hidden.reshape([batch * len, d_model]),
+            table.transpose(),
+            None,
+        )
+        .reshape([batch, len, vocab_size])
     }
 }
 

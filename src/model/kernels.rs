@@ -35,14 +35,18 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
 /// `x·W + b` over the last dimension of `x`, `weight` `[d_input, d_output]` (Burn's
 /// `module::linear`). On flex `gemm` writes the product straight into the output's buffer
 /// (flex's own product first allocates it zeroed, then copies it into an aligned one) and
-/// the bias is added in place: the same products and sums as flex's, to the bit.
+/// the bias is added in place: the same products and sums as flex's, to the bit. Under
+/// autodiff on flex too, with its gradients `∂L/∂x = G·Wᵀ`, `∂L/∂W = xᵀ·G` and `∂L/∂b =
+/// Σ_rows G` written the same way (`W` may then be a view, such as the tied generator's `Eᵀ`).
 pub fn project<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
 ) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if let Some(projected) = flex::project(&x, &weight, bias.as_ref()) {
+    if let Some(projected) = flex::project(&x, &weight, bias.as_ref())
+        .or_else(|| flex::project_tracked(&x, &weight, bias.as_ref()))
+    {
         return projected;
     }
     burn::tensor::module::linear(x, weight, bias)
@@ -253,11 +257,13 @@ pub fn read_in_place<const D: usize, R>(
 
 #[cfg(feature = "flex")]
 mod flex {
+    use burn::backend::Autodiff;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
     use burn::backend::flex::FlexTensor;
+    use burn::backend::tensor::FloatTensor;
     use burn::backend::{
         BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind, Flex,
         GradientCheckpointingStrategy,
@@ -585,6 +591,20 @@ mod flex {
         }
     }
 
+    /// `(rows, d_input, d_output)` of `x·W + b` when the shapes agree and none is empty.
+    fn projection_shape<const D: usize>(
+        x: &Tensor<D>,
+        weight: &Tensor<2>,
+        bias: Option<&Tensor<1>>,
+    ) -> Option<(usize, usize, usize)> {
+        let dims = x.dims();
+        let [d_input, d_output] = weight.dims();
+        let rows: usize = dims[..D - 1].iter().product();
+        let fits = bias.is_none_or(|bias| bias.dims() == [d_output]);
+        (dims[D - 1] == d_input && fits && rows * d_input * d_output > 0)
+            .then_some((rows, d_input, d_output))
+    }
+
     /// [`super::project`] on flex, for `f32` tensors outside autodiff, each contiguous;
     /// `None` otherwise.
     pub fn project<const D: usize>(
@@ -592,13 +612,9 @@ mod flex {
         weight: &Tensor<2>,
         bias: Option<&Tensor<1>>,
     ) -> Option<Tensor<D>> {
-        let dims = x.dims();
-        let [d_input, d_output] = weight.dims();
-        let rows: usize = dims[..D - 1].iter().product();
-        let fits = bias.is_none_or(|bias| bias.dims() == [d_output]);
-        if dims[D - 1] != d_input || !fits || rows * d_input * d_output == 0 {
-            return None;
-        }
+        let (rows, d_input, d_output) = projection_shape(x, weight, bias)?;
+        let mut shape = x.dims();
+        shape[D - 1] = d_output;
         let (x, weight) = (flex_f32(x)?, flex_f32(weight)?);
         let bias = bias.map(flex_f32);
         let bias = match &bias {
@@ -606,31 +622,97 @@ mod flex {
             Some(bias) => Some(bias.as_ref()?.as_slice::<f32>()?),
         };
         let (input, matrix) = (x.as_slice::<f32>()?, weight.as_slice::<f32>()?);
-        let mut out: Vec<f32> = Vec::with_capacity(rows * d_output);
-        // flex's own threshold for handing a product to its thread pool.
-        let parallelism = if rows * d_output * d_input >= 192 * 192 * 192 {
+        let input = Operand::rows(input, d_input);
+        let matrix = Operand::rows(matrix, d_output);
+        let out = product(rows, d_output, d_input, input, matrix, bias);
+        Some(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
+    }
+
+    /// A matrix operand of [`product`]: its values and the strides of its rows and columns.
+    #[derive(Clone, Copy)]
+    struct Operand<'a> {
+        values: &'a [f32],
+        row_stride: isize,
+        column_stride: isize,
+    }
+
+    impl<'a> Operand<'a> {
+        /// A row-major matrix of `columns` columns.
+        fn rows(values: &'a [f32], columns: usize) -> Self {
+            Self {
+                values,
+                row_stride: columns as isize,
+                column_stride: 1,
+            }
+        }
+
+        /// The transpose of a row-major matrix of `columns` columns, read in place.
+        fn transposed(values: &'a [f32], columns: usize) -> Self {
+            Self {
+                values,
+                row_stride: 1,
+                column_stride: columns as isize,
+            }
+        }
+
+        /// A 2-D flex matrix read through its strides; `None` where a stride is negative.
+        fn of(tensor: &'a FlexTensor) -> Option<Self> {
+            let layout = tensor.layout();
+            let &[row_stride, column_stride] = layout.strides() else {
+                return None;
+            };
+            (row_stride >= 0 && column_stride >= 0).then(|| Self {
+                values: &tensor.storage::<f32>()[layout.start_offset()..],
+                row_stride,
+                column_stride,
+            })
+        }
+    }
+
+    /// `lhs·rhs (+ bias)`, `[m, k]` by `[k, n]`, row-major into a new buffer: `gemm`, on
+    /// flex's thread pool from flex's own threshold on.
+    fn product(
+        m: usize,
+        n: usize,
+        k: usize,
+        lhs: Operand,
+        rhs: Operand,
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
+        let reach = |o: &Operand, rows: usize, columns: usize| {
+            (rows - 1) as isize * o.row_stride + (columns - 1) as isize * o.column_stride
+        };
+        assert!(
+            m * n * k > 0
+                && reach(&lhs, m, k) < lhs.values.len() as isize
+                && reach(&rhs, k, n) < rhs.values.len() as isize
+                && bias.is_none_or(|bias| bias.len() == n),
+            "product: operands out of bounds"
+        );
+        let mut out: Vec<f32> = Vec::with_capacity(m * n);
+        let parallelism = if m * n * k >= 192 * 192 * 192 {
             gemm::Parallelism::Rayon(0)
         } else {
             gemm::Parallelism::None
         };
-        // SAFETY: `input` is `[rows, d_input]` and `matrix` `[d_input, d_output]`, both
-        // row-major and in bounds; `out` has room for `[rows, d_output]`, which `gemm`
-        // writes whole without reading it (`read_dst` false, α 0), as flex's product does.
+        // SAFETY: every element either operand's strides reach lies in its values (checked
+        // above); `out` has room for `[m, n]`, which `gemm` writes whole without reading it
+        // (`read_dst` false, α 0), as flex's product does.
         unsafe {
             gemm::gemm(
-                rows,
-                d_output,
-                d_input,
+                m,
+                n,
+                k,
                 out.as_mut_ptr(),
                 1,
-                d_output as isize,
+                n as isize,
                 false,
-                input.as_ptr(),
-                1,
-                d_input as isize,
-                matrix.as_ptr(),
-                1,
-                d_output as isize,
+                lhs.values.as_ptr(),
+                lhs.column_stride,
+                lhs.row_stride,
+                rhs.values.as_ptr(),
+                rhs.column_stride,
+                rhs.row_stride,
                 0.0,
                 1.0,
                 false,
@@ -638,18 +720,179 @@ mod flex {
                 false,
                 parallelism,
             );
-            out.set_len(rows * d_output);
+            out.set_len(m * n);
         }
         if let Some(bias) = bias {
-            for row in out.chunks_exact_mut(d_output) {
+            for row in out.chunks_exact_mut(n) {
                 for (value, &b) in row.iter_mut().zip(bias) {
                     *value += b;
                 }
             }
         }
-        let mut shape = dims;
+        out
+    }
+
+    /// The autodiff float tensor under `tensor` when it is flex's, `f32`, without gradient
+    /// checkpointing.
+    fn tracked<const D: usize>(tensor: &Tensor<D>) -> Option<FloatTensor<Autodiff<Flex>>> {
+        let dispatch = tensor.clone().into_dispatch();
+        match (dispatch.kind, dispatch.autodiff) {
+            (
+                DispatchTensorKind::Autodiff(inner),
+                DispatchAutodiffContext::Enabled(GradientCheckpointingStrategy::Disabled),
+            ) => match *inner {
+                DispatchTensorKind::Flex(BackendTensor::Autodiff(tensor))
+                    if tensor.primitive().dtype() == DType::F32 =>
+                {
+                    Some(tensor)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `tensor` back under Burn's dispatch, tracked.
+    fn wrap_tracked<const D: usize>(tensor: FloatTensor<Autodiff<Flex>>) -> Tensor<D> {
+        Tensor::from_dispatch(DispatchTensor {
+            kind: DispatchTensorKind::Autodiff(Box::new(DispatchTensorKind::Flex(
+                BackendTensor::Autodiff(tensor),
+            ))),
+            autodiff: DispatchAutodiffContext::Enabled(GradientCheckpointingStrategy::Disabled),
+        })
+    }
+
+    /// [`super::project`] on flex under autodiff: `x` contiguous, `weight` any 2-D view with
+    /// non-negative strides, `bias` contiguous, all `f32`; `None` otherwise.
+    pub fn project_tracked<const D: usize>(
+        x: &Tensor<D>,
+        weight: &Tensor<2>,
+        bias: Option<&Tensor<1>>,
+    ) -> Option<Tensor<D>> {
+        let (rows, d_input, d_output) = projection_shape(x, weight, bias)?;
+        let mut shape = x.dims();
         shape[D - 1] = d_output;
-        Some(wrap(FlexTensor::from_data(TensorData::new(out, shape))))
+        let (x, weight) = (tracked(x)?, tracked(weight)?);
+        let bias = match bias {
+            None => None,
+            Some(bias) => Some(tracked(bias)?),
+        };
+        let out = {
+            let input = Operand::rows(x.primitive().as_slice::<f32>()?, d_input);
+            let matrix = Operand::of(weight.primitive())?;
+            let bias = match &bias {
+                None => None,
+                Some(bias) => Some(bias.primitive().as_slice::<f32>()?),
+            };
+            product(rows, d_output, d_input, input, matrix, bias)
+        };
+        let out = FlexTensor::from_data(TensorData::new(out, shape));
+        let state = Projected {
+            x: x.primitive().clone(),
+            weight: weight.primitive().clone(),
+            rows,
+        };
+        let output = match bias {
+            None => match Project
+                .prepare::<NoCheckpointing>([x.node(), weight.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(state, out),
+                OpsKind::UnTracked(prep) => prep.finish(out),
+            },
+            Some(bias) => match Project
+                .prepare::<NoCheckpointing>([x.node(), weight.node(), bias.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(state, out),
+                OpsKind::UnTracked(prep) => prep.finish(out),
+            },
+        };
+        Some(wrap_tracked(output))
+    }
+
+    /// What [`Project`]'s backward pass reads: `x` as `[rows, d_input]` and `W`.
+    #[derive(Clone, Debug)]
+    struct Projected {
+        x: FlexTensor,
+        weight: FlexTensor,
+        rows: usize,
+    }
+
+    /// The gradients of `x·W (+ b)` for the output's gradient `G` `[rows, d_output]`:
+    /// `∂L/∂x = G·Wᵀ`, `∂L/∂W = xᵀ·G`, `∂L/∂b = Σ_rows G`, each only where its input is
+    /// tracked.
+    #[derive(Debug)]
+    struct Project;
+
+    impl Project {
+        fn gradients<const N: usize>(ops: Ops<Projected, N>, grads: &mut Gradients) {
+            let Projected { x, weight, rows } = ops.state;
+            let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
+            let g = grad.storage::<f32>();
+            let [d_input, d_output] = weight.layout().shape().dims();
+            let g_rows = Operand::rows(g, d_output);
+            let mut parents = ops.parents.into_iter();
+            if let Some(node) = parents.next().flatten() {
+                let w = Operand::of(&weight).expect("the forward pass read W so");
+                let w_transposed = Operand {
+                    values: w.values,
+                    row_stride: w.column_stride,
+                    column_stride: w.row_stride,
+                };
+                let grad_x = product(rows, d_input, d_output, g_rows, w_transposed, None);
+                let shape = x.layout().shape().clone();
+                grads.register::<Flex>(
+                    node.id,
+                    FlexTensor::from_data(TensorData::new(grad_x, shape)),
+                );
+            }
+            if let Some(node) = parents.next().flatten() {
+                let x_values = x.as_slice::<f32>().expect("the forward pass read x so");
+                let x_transposed = Operand::transposed(x_values, d_input);
+                let grad_w = product(d_input, d_output, rows, x_transposed, g_rows, None);
+                let grad_w = TensorData::new(grad_w, [d_input, d_output]);
+                grads.register::<Flex>(node.id, FlexTensor::from_data(grad_w));
+            }
+            if let Some(node) = parents.next().flatten() {
+                let mut grad_b = vec![0.0f32; d_output];
+                for row in g.chunks_exact(d_output) {
+                    for (sum, &value) in grad_b.iter_mut().zip(row) {
+                        *sum += value;
+                    }
+                }
+                let grad_b = TensorData::new(grad_b, [d_output]);
+                grads.register::<Flex>(node.id, FlexTensor::from_data(grad_b));
+            }
+        }
+    }
+
+    impl Backward<Flex, 2> for Project {
+        type State = Projected;
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 2>,
+            grads: &mut Gradients,
+            _checkpointer: &mut Checkpointer,
+        ) {
+            Self::gradients(ops, grads);
+        }
+    }
+
+    impl Backward<Flex, 3> for Project {
+        type State = Projected;
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 3>,
+            grads: &mut Gradients,
+            _checkpointer: &mut Checkpointer,
+        ) {
+            Self::gradients(ops, grads);
+        }
     }
 
     /// The flex tensor under `tensor` (sharing its buffer) when it is one of `f32`s outside

@@ -300,3 +300,100 @@ fn the_log_sum_exp_of_rows_and_its_gradient_equal_the_sums_in_f64() {
         }
     }
 }
+
+/// `kernels::project` under autodiff (on flex its own products forward and backward,
+/// elsewhere Burn's `linear`) against Burn's `module::linear` on the same tracked operands:
+/// the output and the gradients of `x`, `W` and `b` for `L = Σ c ⊙ (x·W + b)` with weights `c`
+/// of both signs, two and three dimensions, with and without a bias, `W` the transposed
+/// view of a table (the tied generator's `Eᵀ`), `W` untracked (only `x` learns), and a
+/// product large enough for the thread pool. Within float32 rounding of the same sums.
+#[test]
+fn projecting_under_autodiff_has_burns_values_and_gradients() {
+    use burn::tensor::module::linear;
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        if !backend.is_compiled() {
+            continue;
+        }
+        let device = backend.device().expect("a CPU device").autodiff();
+        for (rows, d_input, d_output, with_bias, transposed, weight_learns) in [
+            (15, 7, 11, true, false, true),
+            (15, 7, 11, false, true, true),
+            (64, 256, 1024, true, false, true),
+            (48, 256, 800, false, true, true),
+            (9, 6, 5, true, false, false),
+        ] {
+            let weight = if transposed {
+                tensor(filled(d_input * d_output, 1), [d_output, d_input], &device)
+            } else {
+                tensor(filled(d_input * d_output, 1), [d_input, d_output], &device)
+            };
+            let weight = if weight_learns {
+                weight.require_grad()
+            } else {
+                weight
+            };
+            let bias =
+                with_bias.then(|| tensor(filled(d_output, 2), [d_output], &device).require_grad());
+            let x = tensor(filled(rows * d_input, 3), [rows, d_input], &device).require_grad();
+            let c = tensor(filled(rows * d_output, 4), [rows, d_output], &device);
+            let view = |weight: &Tensor<2>| {
+                if transposed {
+                    weight.clone().transpose()
+                } else {
+                    weight.clone()
+                }
+            };
+
+            let ours = transformer_mt::model::kernels::project(
+                x.clone().reshape([1, rows, d_input]),
+                view(&weight),
+                bias.clone(),
+            )
+            .reshape([rows, d_output]);
+            let burns = linear(x.clone(), view(&weight), bias.clone());
+            let case = format!(
+                "{backend}: [{rows}, {d_input}] x [{d_input}, {d_output}], bias {with_bias}, transposed {transposed}"
+            );
+            let close = |a: Vec<f32>, b: Vec<f32>, what: &str| {
+                assert_eq!(a.len(), b.len(), "{case}: {what}");
+                for (a, b) in a.iter().zip(&b) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                        "{case}: {what} {a} vs {b}"
+                    );
+                }
+            };
+            close(
+                values(ours.clone().inner()),
+                values(burns.clone().inner()),
+                "output",
+            );
+            let our_grads = (ours * c.clone()).sum().backward();
+            let burn_grads = (burns * c).sum().backward();
+            close(
+                values(x.grad(&our_grads).expect("x's gradient")),
+                values(x.grad(&burn_grads).expect("x's gradient")),
+                "∂L/∂x",
+            );
+            if weight_learns {
+                close(
+                    values(weight.grad(&our_grads).expect("W's gradient")),
+                    values(weight.grad(&burn_grads).expect("W's gradient")),
+                    "∂L/∂W",
+                );
+            } else {
+                assert!(
+                    weight.grad(&our_grads).is_none(),
+                    "{case}: an untracked W got a gradient"
+                );
+            }
+            if let Some(bias) = &bias {
+                close(
+                    values(bias.grad(&our_grads).expect("b's gradient")),
+                    values(bias.grad(&burn_grads).expect("b's gradient")),
+                    "∂L/∂b",
+                );
+            }
+        }
+    }
+}
