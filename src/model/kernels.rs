@@ -274,41 +274,20 @@ mod flex {
     /// [`super::row_log_sum_exp`] on flex, for contiguous `f32` logits outside autodiff or
     /// under it without gradient checkpointing; `None` otherwise.
     pub fn row_log_sum_exp(logits: &Tensor<2>) -> Option<Tensor<1>> {
-        let dispatch = logits.clone().into_dispatch();
-        match (dispatch.kind, dispatch.autodiff) {
-            (
-                DispatchTensorKind::Flex(BackendTensor::Float(flex)),
-                DispatchAutodiffContext::Disabled,
-            ) => Some(wrap(log_sum_exp_of_rows(&flex)?)),
-            (
-                DispatchTensorKind::Autodiff(inner),
-                DispatchAutodiffContext::Enabled(GradientCheckpointingStrategy::Disabled),
-            ) => {
-                let DispatchTensorKind::Flex(BackendTensor::Autodiff(tracked)) = *inner else {
-                    return None;
-                };
-                let lse = log_sum_exp_of_rows(tracked.primitive())?;
-                let output = match RowLogSumExp
-                    .prepare::<NoCheckpointing>([tracked.node()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => {
-                        prep.finish((tracked.primitive().clone(), lse.clone()), lse)
-                    }
-                    OpsKind::UnTracked(prep) => prep.finish(lse),
-                };
-                Some(Tensor::from_dispatch(DispatchTensor {
-                    kind: DispatchTensorKind::Autodiff(Box::new(DispatchTensorKind::Flex(
-                        BackendTensor::Autodiff(output),
-                    ))),
-                    autodiff: DispatchAutodiffContext::Enabled(
-                        GradientCheckpointingStrategy::Disabled,
-                    ),
-                }))
-            }
-            _ => None,
+        if let Some(flex) = flex_f32(logits) {
+            return Some(wrap(log_sum_exp_of_rows(&flex)?));
         }
+        let logits = tracked(logits)?;
+        let lse = log_sum_exp_of_rows(logits.primitive())?;
+        let output = match RowLogSumExp
+            .prepare::<NoCheckpointing>([logits.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((logits.primitive().clone(), lse.clone()), lse),
+            OpsKind::UnTracked(prep) => prep.finish(lse),
+        };
+        Some(wrap_tracked(output))
     }
 
     /// `lse` of each row of a contiguous `f32` matrix, rows in parallel.
@@ -646,12 +625,12 @@ mod flex {
             }
         }
 
-        /// The transpose of a row-major matrix of `columns` columns, read in place.
-        fn transposed(values: &'a [f32], columns: usize) -> Self {
+        /// The transpose, read in place: rows and columns swap strides.
+        fn transposed(self) -> Self {
             Self {
-                values,
-                row_stride: 1,
-                column_stride: columns as isize,
+                row_stride: self.column_stride,
+                column_stride: self.row_stride,
+                ..self
             }
         }
 
@@ -790,7 +769,6 @@ mod flex {
         let state = Projected {
             x: x.primitive().clone(),
             weight: weight.primitive().clone(),
-            rows,
         };
         let output = match bias {
             None => match Project
@@ -813,12 +791,11 @@ mod flex {
         Some(wrap_tracked(output))
     }
 
-    /// What [`Project`]'s backward pass reads: `x` as `[rows, d_input]` and `W`.
+    /// What [`Project`]'s backward pass reads: `x` (its rows of `d_input`) and `W`.
     #[derive(Clone, Debug)]
     struct Projected {
         x: FlexTensor,
         weight: FlexTensor,
-        rows: usize,
     }
 
     /// The gradients of `x·W (+ b)` for the output's gradient `G` `[rows, d_output]`:
@@ -829,19 +806,17 @@ mod flex {
 
     impl Project {
         fn gradients<const N: usize>(ops: Ops<Projected, N>, grads: &mut Gradients) {
-            let Projected { x, weight, rows } = ops.state;
+            let Projected { x, weight } = ops.state;
             let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
             let g = grad.storage::<f32>();
             let [d_input, d_output] = weight.layout().shape().dims();
+            let rows = x.layout().shape().num_elements() / d_input;
             let g_rows = Operand::rows(g, d_output);
             let mut parents = ops.parents.into_iter();
             if let Some(node) = parents.next().flatten() {
-                let w = Operand::of(&weight).expect("the forward pass read W so");
-                let w_transposed = Operand {
-                    values: w.values,
-                    row_stride: w.column_stride,
-                    column_stride: w.row_stride,
-                };
+                let w_transposed = Operand::of(&weight)
+                    .expect("the forward pass read W so")
+                    .transposed();
                 let grad_x = product(rows, d_input, d_output, g_rows, w_transposed, None);
                 let shape = x.layout().shape().clone();
                 grads.register::<Flex>(
@@ -851,7 +826,7 @@ mod flex {
             }
             if let Some(node) = parents.next().flatten() {
                 let x_values = x.as_slice::<f32>().expect("the forward pass read x so");
-                let x_transposed = Operand::transposed(x_values, d_input);
+                let x_transposed = Operand::rows(x_values, d_input).transposed();
                 let grad_w = product(d_input, d_output, rows, x_transposed, g_rows, None);
                 let grad_w = TensorData::new(grad_w, [d_input, d_output]);
                 grads.register::<Flex>(node.id, FlexTensor::from_data(grad_w));
